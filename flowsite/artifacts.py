@@ -1,0 +1,85 @@
+"""Versioned JSON and CSV artifacts: data/metrics.json (with schema_version) and its CSV twins."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import os
+
+import polars as pl
+
+from . import __version__
+from .metrics import MetricResults
+from .scorecard import SiteModel
+
+SCHEMA_VERSION = "flowsite/metrics/v1"
+
+
+def generated_at(model_as_of: dt.date) -> str:
+    """Reproducible timestamp: SOURCE_DATE_EPOCH when set, else the end of the as-of day."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.combine(model_as_of, dt.time(23, 59, 59), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(v: float | None) -> float | None:
+    if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+        return None
+    return round(float(v), 6)
+
+
+def metrics_document(model: SiteModel, results: MetricResults, version: str, version_title: str) -> dict:
+    figures = [
+        {"value_stream": vs, "metric": m, "period": p, "value": _num(v), "n": int(n or 0)}
+        for vs, m, p, v, n in results.figures.sort("value_stream", "metric", "period").iter_rows()
+    ]
+    cards = []
+    for c in model.scorecards:
+        cards.append({
+            "id": c.id, "name": c.name, "owners": list(c.owners), "tier": c.tier,
+            "alignment": {"status": c.alignment.status.value, "on_track": c.alignment.on_track, "at_risk": c.alignment.at_risk, "off_track": c.alignment.off_track, "no_target": c.alignment.no_target},
+            "figures": [
+                {"metric": f.metric, "name": f.name, "unit": f.unit, "value": _num(f.value), "n": f.n, "period": f.period, "target": _num(f.target),
+                 "at_risk": _num(f.at_risk), "direction": f.direction, "status": f.status.value, "tier": f.tier, "window_value": _num(f.window_value), "window_n": f.window_n}
+                for f in c.figures
+            ],
+        })
+    return {
+        "metadata": {
+            "schema_version": SCHEMA_VERSION,
+            "flowsite_version": __version__,
+            "generated_at": generated_at(model.as_of),
+            "project": model.name,
+            "version": version,
+            "version_title": version_title,
+            "as_of": model.as_of.isoformat(),
+            "period": model.period,
+            "periods": list(model.periods),
+            "profile": model.profile,
+            "benchmark": model.benchmark_id,
+        },
+        "scorecards": cards,
+        "figures": figures,
+    }
+
+
+def dumps_json(doc: dict) -> bytes:
+    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def csv_bytes(df: pl.DataFrame) -> bytes:
+    out = df.with_columns([pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, t in df.schema.items() if isinstance(t, pl.Datetime)])
+    buf = io.BytesIO()
+    out.write_csv(buf)
+    return buf.getvalue()
+
+
+def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str) -> dict[str, bytes]:
+    """Relative path (under the version folder) -> bytes."""
+    files = {"data/metrics.json": dumps_json(metrics_document(model, results, version, version_title))}
+    files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
+    for name, df in sorted(results.drilldown.items()):
+        files[f"data/{name}.csv"] = csv_bytes(df)
+    return files

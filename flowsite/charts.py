@@ -1,0 +1,181 @@
+"""Charts: Vega-Lite specs built with Altair, rendered to inline SVG at build time.
+
+Pure functions (model in, spec dict out) plus `to_svg`, which calls vl-convert. The same spec is
+embedded beside its SVG as JSON so the page can make it interactive with the site's own Vega bundle.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from functools import lru_cache
+
+import altair as alt
+import polars as pl
+
+from .scorecard import Figure, Scorecard, format_value
+
+PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"]
+TIER_COLORS = {"elite": "#047857", "high": "#2563eb", "medium": "#b45309", "low": "#b91c1c"}
+CONFIG = {
+    "background": None,
+    "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    "view": {"stroke": None},
+    "axis": {"labelColor": "#4b5563", "titleColor": "#374151", "gridColor": "#e5e7eb", "domainColor": "#9ca3af", "tickColor": "#9ca3af", "labelFontSize": 11, "titleFontSize": 11},
+    "legend": {"labelColor": "#374151", "titleColor": "#374151", "orient": "bottom"},
+    "title": {"color": "#111827", "fontSize": 13, "anchor": "start"},
+    "range": {"category": PALETTE},
+}
+WIDTH = 560
+
+
+def _finish(chart: alt.TopLevelMixin, title: str, description: str) -> dict:
+    spec = chart.properties(title=title, description=description).to_dict(validate=False)
+    spec["config"] = CONFIG
+    spec.pop("$schema", None)
+    return spec
+
+
+def trend_spec(fig: Figure, vs_name: str) -> dict:
+    """A figure over the window's periods, with its target as a rule."""
+    rows = [{"period": p.period, "value": p.value, "n": p.n} for p in fig.trend]
+    base = alt.Chart(alt.Data(values=rows))
+    line = base.mark_line(point=True, color=PALETTE[0]).encode(
+        x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("value:Q", title=fig.unit or None),
+        tooltip=[alt.Tooltip("period:O", title="Period"), alt.Tooltip("value:Q", title=fig.name, format=",.2f"), alt.Tooltip("n:Q", title="n")],
+    )
+    layers = [line]
+    if fig.target is not None:
+        layers.append(alt.Chart(alt.Data(values=[{"target": fig.target}])).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="target:Q"))
+    values = ", ".join(f"{p.period}: {format_value(p.value, fig.unit, fig.decimals)}" for p in fig.trend)
+    desc = f"{fig.name} for {vs_name} by period. {values}." + (f" Target {fig.target_display}." if fig.target is not None else "")
+    return _finish(alt.layer(*layers).properties(width=WIDTH, height=180), f"{fig.name} — {vs_name}", desc)
+
+
+def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[str, str], labels: list[str]) -> dict:
+    """One metric across value streams and periods (rows: value_stream, period, value, n)."""
+    rows = [{"value_stream": names.get(v, v), "period": p, "value": val, "n": n} for v, p, val, n in figures.select("value_stream", "period", "value", "n").iter_rows() if p in labels]
+    chart = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(
+        x=alt.X("period:O", title=None, sort=labels, axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("value:Q", title=unit or None),
+        color=alt.Color("value_stream:N", title="Value stream"),
+        tooltip=[alt.Tooltip("value_stream:N", title="Value stream"), alt.Tooltip("period:O", title="Period"), alt.Tooltip("value:Q", title=metric_name, format=",.2f"), alt.Tooltip("n:Q", title="n")],
+    )
+    latest = {r["value_stream"]: r["value"] for r in rows if r["period"] == labels[-1]}
+    desc = f"{metric_name} by value stream over {labels[0]} to {labels[-1]}. Latest: " + "; ".join(f"{k}: {format_value(v, unit)}" for k, v in sorted(latest.items())) + "."
+    return _finish(chart.properties(width=WIDTH, height=240), f"{metric_name} by value stream", desc)
+
+
+def flow_time_spec(days: list[float], vs_name: str, p50: float | None, p85: float | None) -> dict:
+    rows = [{"days": round(d, 2)} for d in days]
+    hist = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
+        x=alt.X("days:Q", bin=alt.Bin(maxbins=30), title="flow time (days)"),
+        y=alt.Y("count():Q", title="items"),
+        tooltip=[alt.Tooltip("days:Q", bin=alt.Bin(maxbins=30), title="Days"), alt.Tooltip("count():Q", title="Items")],
+    )
+    layers = [hist]
+    marks = [{"label": "p50", "days": p50}, {"label": "p85", "days": p85}]
+    marks = [m for m in marks if m["days"] is not None]
+    if marks:
+        layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(color="#b91c1c", strokeDash=[4, 3]).encode(x="days:Q", tooltip=["label:N", alt.Tooltip("days:Q", format=".1f")]))
+    desc = f"Distribution of flow time of {len(days)} items completed in the window for {vs_name}." + (f" Median {p50:.1f} days, 85th percentile {p85:.1f} days." if p50 is not None and p85 is not None else "")
+    return _finish(alt.layer(*layers).properties(width=WIDTH, height=180), f"Flow time distribution — {vs_name}", desc)
+
+
+def cfd_spec(daily: list[dict], vs_name: str) -> dict:
+    """Cumulative flow: per day, items done (cumulative) and in progress, stacked."""
+    chart = alt.Chart(alt.Data(values=daily)).mark_area().encode(
+        x=alt.X("day:T", title=None),
+        y=alt.Y("items:Q", stack=True, title="items"),
+        color=alt.Color("state:N", sort=["in progress", "done"], scale=alt.Scale(domain=["in progress", "done"], range=[PALETTE[1], PALETTE[2]]), title=None),
+        order=alt.Order("order:Q"),
+        tooltip=[alt.Tooltip("day:T"), "state:N", "items:Q"],
+    )
+    last = {r["state"]: r["items"] for r in daily[-2:]} if daily else {}
+    desc = f"Cumulative flow diagram for {vs_name}: completed items accumulate, the band above is work in progress." + (f" At the end: {last.get('done', 0)} done, {last.get('in progress', 0)} in progress." if last else "")
+    return _finish(chart.properties(width=WIDTH, height=200), f"Cumulative flow — {vs_name}", desc)
+
+
+def distribution_spec(actual: dict[str, float | None], intended: dict[str, float], vs_name: str) -> dict:
+    rows = []
+    for t in ("feature", "defect", "risk", "debt"):
+        if actual.get(t) is not None:
+            rows.append({"type": t, "mix": "delivered", "share": round(actual[t], 1)})
+        if t in intended:
+            rows.append({"type": t, "mix": "investment target", "share": round(intended[t] * 100, 1)})
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        y=alt.Y("type:N", title=None, sort=["feature", "defect", "risk", "debt"]),
+        yOffset=alt.YOffset("mix:N"),
+        x=alt.X("share:Q", title="% of completed items", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("mix:N", title=None, scale=alt.Scale(domain=["delivered", "investment target"], range=[PALETTE[0], "#9ca3af"])),
+        tooltip=["type:N", "mix:N", alt.Tooltip("share:Q", format=".1f")],
+    )
+    desc = f"Flow distribution of {vs_name} against its investment mix: " + "; ".join(f"{r['type']} {r['mix']} {r['share']}%" for r in rows) + "."
+    return _finish(chart.properties(width=WIDTH, height=200), f"Flow distribution vs investment — {vs_name}", desc)
+
+
+def tier_spec(card: Scorecard, benchmark_title: str) -> dict:
+    order = ["low", "medium", "high", "elite"]
+    rows = [{"metric": f.name, "tier": f.tier, "value": f.display if f.window_value is None else format_value(f.window_value, f.unit, f.decimals)} for f in card.figures if f.tier]
+    chart = alt.Chart(alt.Data(values=rows)).mark_point(filled=True, size=220).encode(
+        x=alt.X("tier:N", sort=order, scale=alt.Scale(domain=order), title=f"tier ({benchmark_title})"),
+        y=alt.Y("metric:N", title=None),
+        color=alt.Color("tier:N", scale=alt.Scale(domain=list(TIER_COLORS), range=list(TIER_COLORS.values())), legend=None),
+        shape=alt.Shape("tier:N", scale=alt.Scale(domain=order, range=["cross", "triangle-down", "square", "circle"]), legend=None),
+        tooltip=["metric:N", "tier:N", alt.Tooltip("value:N", title="window value")],
+    )
+    desc = f"DORA tiers of {card.name} under {benchmark_title}: " + "; ".join(f"{r['metric']} {r['tier']}" for r in rows) + "."
+    return _finish(chart.properties(width=WIDTH, height=30 * max(len(rows), 1) + 20), f"DORA performance tiers — {card.name}", desc)
+
+
+def vsm_spec(card: Scorecard) -> dict:
+    m = card.map
+    bottleneck = m.bottleneck.name if m.bottleneck else None
+    rows = []
+    for i, s in enumerate(m.steps):
+        label = f"{i + 1}. {s.name}" + (" (bottleneck)" if s.name == bottleneck else "")
+        rows.append({"step": label, "part": "process", "hours": round(s.process_hours, 2), "order": 0})
+        rows.append({"step": label, "part": "wait", "hours": round(s.wait_hours, 2), "order": 1})
+    steps = [r["step"] for r in rows[::2]]
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        y=alt.Y("step:N", sort=steps, title=None),
+        x=alt.X("hours:Q", stack=True, title="hours"),
+        color=alt.Color("part:N", scale=alt.Scale(domain=["process", "wait"], range=[PALETTE[2], "#d1d5db"]), title=None),
+        order=alt.Order("order:Q"),
+        tooltip=["step:N", "part:N", alt.Tooltip("hours:Q", format=".1f")],
+    )
+    desc = f"Value stream map of {card.name}: " + "; ".join(f"{s.name}: {s.process_hours:.1f} h process, {s.wait_hours:.1f} h wait" for s in m.steps) + (f". Bottleneck: {bottleneck}." if bottleneck else ".")
+    return _finish(chart.properties(width=WIDTH, height=28 * len(m.steps) + 20), f"Value stream map — {card.name}", desc)
+
+
+@lru_cache(maxsize=4096)
+def _svg(spec_json: str) -> str:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(json.loads(spec_json))
+
+
+def to_svg(spec: dict) -> str:
+    """Render a spec to SVG; identical specs are rendered once per process."""
+    return _svg(json.dumps(spec, sort_keys=True, default=str))
+
+
+def chart_id(spec: dict) -> str:
+    return "c" + hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def sparkline(values: list[float | None], width: int = 96, height: int = 24, label: str = "") -> str:
+    """A tiny inline SVG line (no vl-convert: there can be hundreds per page)."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None]
+    aria = html.escape(label, quote=True)
+    if len(pts) < 2:
+        return f'<svg class="spark" width="{width}" height="{height}" role="img" aria-label="{aria}"></svg>'
+    lo = min(v for _, v in pts)
+    hi = max(v for _, v in pts)
+    span = (hi - lo) or 1.0
+    n = max(len(values) - 1, 1)
+    coords = " ".join(f"{i / n * (width - 4) + 2:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}" for i, v in pts)
+    x, y = coords.split(" ")[-1].split(",")
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{aria}">'
+            f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{coords}"/><circle cx="{x}" cy="{y}" r="2" fill="currentColor"/></svg>')

@@ -1,0 +1,144 @@
+"""Metrics: pure polars functions from canonical datasets to one long `figures` frame.
+
+`figures` has one row per (value_stream, metric, period) with `value` (null = no data) and `n`;
+`period` is a period label or "window" for the whole window.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..config import Config
+from ..errors import Problem, SourceError
+from . import culture, dora, flow, kpis, vsm
+from ._frame import empty_figures
+from .catalogue import CATALOGUE, GROUPS, MetricDef, metric_def
+from .periods import WINDOW, Period, build_periods
+from .tiers import BENCHMARKS, BenchmarkSet, custom_set, tier
+
+__all__ = ["MetricResults", "compute_metrics", "CATALOGUE", "GROUPS", "MetricDef", "metric_def", "WINDOW", "Period"]
+
+
+@dataclass
+class MetricResults:
+    figures: pl.DataFrame
+    periods: list[Period]
+    as_of: dt.date
+    value_streams: list[str]
+    benchmark: BenchmarkSet
+    profile: str
+    drilldown: dict[str, pl.DataFrame] = field(default_factory=dict)
+    exclusions: dict[str, dict[str, int]] = field(default_factory=dict)
+    maps: dict[str, vsm.ValueStreamMap] = field(default_factory=dict)
+    daily_wip: pl.DataFrame | None = None
+    data_start: dict[str, dt.datetime] = field(default_factory=dict)  # first timestamp per dataset
+
+    def value(self, value_stream: str, metric: str, period: str) -> tuple[float | None, int]:
+        row = self.figures.filter((pl.col("value_stream") == value_stream) & (pl.col("metric") == metric) & (pl.col("period") == period))
+        if row.height == 0:
+            return None, 0
+        return row.get_column("value")[0], int(row.get_column("n")[0] or 0)
+
+    def tier(self, value_stream: str, metric: str, period: str = WINDOW) -> str | None:
+        v, _ = self.value(value_stream, metric, period)
+        return tier(v, self.benchmark.rules.get(metric))
+
+
+def infer_as_of(frames: dict[str, pl.DataFrame], timezone: str) -> dt.date:
+    """The newest timestamp in any dataset, as a local date; today when there is no data."""
+    latest = None
+    for df in frames.values():
+        for c, dtype in df.schema.items():
+            if isinstance(dtype, pl.Datetime):
+                m = df.get_column(c).max()
+                if m is not None and (latest is None or m > latest):
+                    latest = m
+    if latest is None:
+        return dt.datetime.now(dt.timezone.utc).astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    return latest.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricResults:
+    tz = config.timezone
+    as_of = config.as_of or infer_as_of(frames, tz)
+    periods = build_periods(as_of, config.period, config.window, tz)
+    as_of_end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(tz)).astimezone(dt.timezone.utc)
+    # Data after as_of does not exist for this build.
+    clipped = {name: _clip(df, as_of_end) for name, df in frames.items()}
+    vs_ids = [v.id for v in config.value_streams] or sorted({v for df in clipped.values() if "value_stream" in df.columns for v in df.get_column("value_stream").drop_nulls().unique().to_list()})
+
+    parts = [empty_figures()]
+    drill: dict[str, pl.DataFrame] = {}
+    excl: dict[str, dict[str, int]] = {}
+    if config.profile == "flowsite":
+        f, d, e = dora.compute(clipped, periods, config.period, tz, config.environments, config.incident_window_hours, vs_ids)
+    else:
+        from . import profiles
+
+        f, d, e = profiles.compute(config.profile, clipped, periods, config, vs_ids)
+    parts.append(f)
+    drill.update(d)
+    excl.update(e)
+    f, d, e, wip = flow.compute(clipped, periods, config.period, tz, as_of_end)
+    parts.append(f)
+    drill.update(d)
+    excl.update(e)
+    f, e = culture.compute(clipped, periods, config.period, tz)
+    parts.append(f)
+    excl.update(e)
+    parts.append(kpis.compute(clipped, periods, config.period, tz))
+
+    maps: dict[str, vsm.ValueStreamMap] = {}
+    problems: list[Problem] = []
+    map_rows = []
+    for v in config.value_streams:
+        if not v.map:
+            continue
+        path = config.resolve(v.map)
+        if not path.is_file():
+            problems.append(Problem("value stream map file not found", file=v.map, key=f"value_streams[{v.id}].map", hint="paths are relative to the project folder"))
+            continue
+        try:
+            m = vsm.load_map(path, v.map)
+        except SourceError as exc:
+            problems.extend(exc.problems)
+            continue
+        maps[v.id] = m
+        n = len(m.steps)
+        for metric, value in (("vsm_lead_time", m.total_lead_hours), ("vsm_process_time", m.total_process_hours), ("vsm_activity_ratio", m.activity_ratio), ("vsm_rolled_pca", m.rolled_pca)):
+            map_rows.append({"value_stream": v.id, "metric": metric, "period": WINDOW, "value": value, "n": n})
+    if problems:
+        raise SourceError("aborted: invalid value stream map(s)", problems=problems)
+    if map_rows:
+        parts.append(pl.DataFrame(map_rows, schema=empty_figures().schema))
+
+    figures = pl.concat(parts, how="vertical_relaxed")
+    figures = figures.filter(pl.col("value_stream").is_in(vs_ids)).sort("value_stream", "metric", "period")
+    if config.benchmark == "custom":
+        bench = custom_set(config.benchmark_thresholds, {m.id: m.direction or "higher" for m in CATALOGUE.values()})
+    else:
+        bench = BENCHMARKS[config.benchmark]
+    starts = {}
+    for name, df in clipped.items():
+        main = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
+        if main and df.height:
+            starts[name] = df.get_column(main[0]).min()
+    return MetricResults(figures=figures, periods=periods, as_of=as_of, value_streams=vs_ids, benchmark=bench, profile=config.profile,
+                         drilldown=drill, exclusions=excl, maps=maps, daily_wip=wip, data_start=starts)
+
+
+def _clip(df: pl.DataFrame, as_of_end: dt.datetime) -> pl.DataFrame:
+    """Drop rows whose defining timestamp is after the end of as_of (a build shows the past as it was)."""
+    first_ts = {"work_items": "created_at", "status_changes": "changed_at", "deployments": "finished_at", "changes": "first_commit_at", "incidents": "created_at", "survey_responses": "submitted_at", "kpis": "date"}
+    for col in first_ts.values():
+        if col in df.columns:
+            df = df.filter(pl.col(col) < as_of_end)
+            break
+    # Later events (completion, resolution) that happen after as_of are not known yet.
+    for col in ("completed_at", "canceled_at", "resolved_at", "deployed_at", "merged_at", "started_at"):
+        if col in df.columns:
+            df = df.with_columns(pl.when(pl.col(col) < as_of_end).then(pl.col(col)).alias(col))
+    return df

@@ -1,0 +1,135 @@
+"""DORA's five metrics under the `flowsite` profile (the peer profiles live in profiles.py)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from ._frame import empty_figures, summarise
+from .periods import WINDOW, Period, in_window, period_label
+from .stats import median_expr
+
+HOUR = 3_600_000_000  # microseconds
+
+
+def production_deployments(deployments: pl.DataFrame, environments: tuple[str, ...]) -> pl.DataFrame:
+    """Successful deployments to a production environment (no environment column: all count)."""
+    df = deployments
+    if "environment" in df.columns:
+        df = df.filter(pl.col("environment").is_null() | pl.col("environment").is_in(list(environments)))
+    if "result" in df.columns:
+        df = df.filter(pl.col("result") == "success")
+    return df.sort("value_stream", "finished_at")
+
+
+def attribute_incidents(incidents: pl.DataFrame, deployments: pl.DataFrame, window_hours: float | None) -> pl.DataFrame:
+    """Each incident with the id of the deployment that caused it (`deployment_id`, may be null).
+
+    An explicit `caused_by_deployment` wins; otherwise the latest production deployment of the same
+    value stream that finished at or before the incident was opened, at most `window_hours` earlier.
+    """
+    inc = incidents.sort("value_stream", "created_at")
+    deps = deployments.select("value_stream", pl.col("finished_at").alias("_dep_at"), pl.col("id").alias("_nearest")).sort("value_stream", "_dep_at")
+    joined = inc.join_asof(
+        deps, left_on="created_at", right_on="_dep_at", by="value_stream", strategy="backward", check_sortedness=False,
+        tolerance=dt.timedelta(hours=window_hours) if window_hours is not None else None,
+    )
+    explicit = pl.col("caused_by_deployment") if "caused_by_deployment" in inc.columns else pl.lit(None, dtype=pl.String)
+    valid = explicit.is_in(deployments.get_column("id").implode())
+    return joined.with_columns(pl.when(explicit.is_not_null()).then(pl.when(valid).then(explicit)).otherwise(pl.col("_nearest")).alias("deployment_id")).drop("_dep_at", "_nearest")
+
+
+def deployment_frequency(prod: pl.DataFrame, periods: list[Period], period: str, timezone: str, value_streams: list[str]) -> pl.DataFrame:
+    """Deployments per week per period; zero (not 'no data') once a value stream has deployed."""
+    labels = [p.label for p in periods]
+    weeks = {p.label: p.days / 7 for p in periods}
+    first = prod.group_by("value_stream").agg(pl.col("finished_at").min().alias("first"))
+    counts = (
+        prod.filter(in_window("finished_at", periods))
+        .with_columns(period_label("finished_at", period, timezone).alias("period"))
+        .group_by("value_stream", "period").agg(pl.len().alias("n"))
+    )
+    grid = pl.DataFrame({"value_stream": value_streams}).join(pl.DataFrame({"period": labels, "_end": [p.end for p in periods], "_weeks": [weeks[l] for l in labels]}), how="cross")
+    grid = grid.join(first, on="value_stream", how="inner").filter(pl.col("first") < pl.col("_end"))
+    grid = grid.join(counts, on=["value_stream", "period"], how="left").with_columns(pl.col("n").fill_null(0).cast(pl.Int64))
+    per = grid.select("value_stream", pl.lit("deployment_frequency").alias("metric"), "period", (pl.col("n") / pl.col("_weeks")).alias("value"), "n")
+    # Window figure: deployments per week over the part of the window after the first deployment.
+    window_start, window_end = periods[0].start, periods[-1].end
+    whole = (
+        grid.group_by("value_stream").agg(pl.col("n").sum(), pl.col("first").first())
+        .with_columns(pl.max_horizontal(pl.col("first"), pl.lit(window_start)).alias("_from"))
+        .with_columns(((pl.lit(window_end) - pl.col("_from")).dt.total_seconds() / 86400 / 7).alias("_weeks"))
+        .select("value_stream", pl.lit("deployment_frequency").alias("metric"), pl.lit(WINDOW).alias("period"), (pl.col("n") / pl.col("_weeks").clip(lower_bound=1 / 7)).alias("value"), "n")
+    )
+    return pl.concat([per, whole]).with_columns(pl.col("value").cast(pl.Float64), pl.col("n").cast(pl.Int64))
+
+
+def change_lead_times(changes: pl.DataFrame, prod: pl.DataFrame, exclude_before_first_deploy: bool = True) -> pl.DataFrame:
+    """Changes with their deployment time and lead time in hours; excluded rows carry a reason."""
+    ch = changes
+    if "deployment_id" in ch.columns:
+        dep = prod.select(pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("_dep_finished"))
+        ch = ch.join(dep, on="deployment_id", how="left")
+    else:
+        ch = ch.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("_dep_finished"), pl.lit(None, dtype=pl.String).alias("deployment_id"))
+    deployed = pl.col("_dep_finished")
+    if "deployed_at" in ch.columns:
+        deployed = pl.coalesce(pl.col("_dep_finished"), pl.col("deployed_at"))
+    ch = ch.with_columns(deployed.alias("deployed_at")).drop("_dep_finished")
+    first = prod.group_by("value_stream").agg(pl.col("finished_at").min().alias("_first_deploy"))
+    ch = ch.join(first, on="value_stream", how="left")
+    lead = (pl.col("deployed_at") - pl.col("first_commit_at")).dt.total_microseconds() / HOUR
+    reason = (
+        pl.when(pl.col("deployed_at").is_null()).then(pl.lit("not deployed"))
+        .when(lead <= 0).then(pl.lit("deployed before first commit"))
+        .when(pl.lit(exclude_before_first_deploy) & (pl.col("_first_deploy").is_null() | (pl.col("first_commit_at") < pl.col("_first_deploy")))).then(pl.lit("first commit before the first observed deployment"))
+        .otherwise(None)
+    )
+    return ch.with_columns((lead * 60).alias("lead_time_minutes"), reason.alias("excluded")).drop("_first_deploy")
+
+
+def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: str, timezone: str, environments: tuple[str, ...], incident_window_hours: float, value_streams: list[str]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, dict[str, int]]]:
+    """Returns (figures, drill-down frames, exclusions per metric)."""
+    parts = [empty_figures()]
+    drill: dict[str, pl.DataFrame] = {}
+    excluded: dict[str, dict[str, int]] = {}
+    deployments = datasets.get("deployments")
+    incidents = datasets.get("incidents")
+    changes = datasets.get("changes")
+    if deployments is None:
+        return parts[0], drill, excluded
+    prod = production_deployments(deployments, environments)
+    excluded["deployment_frequency"] = {"not a successful production deployment": deployments.height - prod.height}
+    parts.append(deployment_frequency(prod, periods, period, timezone, value_streams))
+
+    if "is_rework" in prod.columns:
+        parts.append(summarise(prod, "finished_at", periods, period, timezone, [
+            ("rework_rate", pl.col("is_rework").fill_null(False).mean() * 100, pl.len()),
+        ]))
+
+    if changes is not None:
+        lt = change_lead_times(changes, prod)
+        excluded["lead_time"] = {r: c for r, c in lt.group_by("excluded").len().drop_nulls("excluded").iter_rows()}
+        ok = lt.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
+        parts.append(summarise(ok, "deployed_at", periods, period, timezone, [("lead_time", median_expr("lead_hours"), pl.len())]))
+        drill["changes"] = lt.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").round(1), "excluded").sort("value_stream", "deployed_at", "id", nulls_last=True)
+
+    inc_linked = None
+    if incidents is not None:
+        inc_linked = attribute_incidents(incidents, prod, incident_window_hours)
+        failed = inc_linked.filter(pl.col("deployment_id").is_not_null()).group_by("deployment_id").agg(pl.col("id").sort().str.join(";").alias("incident_ids"))
+        deps = prod.join(failed, left_on="id", right_on="deployment_id", how="left").with_columns(pl.col("incident_ids").is_not_null().alias("failed"))
+        parts.append(summarise(deps, "finished_at", periods, period, timezone, [("change_failure_rate", pl.col("failed").mean() * 100, pl.len())]))
+        rec = inc_linked.filter(pl.col("deployment_id").is_not_null()).with_columns(
+            ((pl.col("resolved_at") - pl.col("created_at")).dt.total_microseconds() / HOUR if "resolved_at" in inc_linked.columns else pl.lit(None, dtype=pl.Float64)).alias("recovery_hours")
+        )
+        excluded["recovery_time"] = {"unresolved": int(rec.get_column("recovery_hours").null_count()), "not caused by a deployment": inc_linked.height - rec.height}
+        if "resolved_at" in rec.columns:
+            parts.append(summarise(rec.filter(pl.col("recovery_hours").is_not_null()), "resolved_at", periods, period, timezone, [("recovery_time", median_expr("recovery_hours"), pl.len())]))
+        drill["incidents"] = inc_linked.join(rec.select("id", "recovery_hours"), on="id", how="left").select(
+            "id", "value_stream", "created_at", *(["resolved_at"] if "resolved_at" in inc_linked.columns else []), "deployment_id", (pl.col("recovery_hours") * 60).round(1).alias("recovery_minutes")
+        ).sort("value_stream", "created_at", "id")
+    else:
+        deps = prod.with_columns(pl.lit(None, dtype=pl.String).alias("incident_ids"), pl.lit(None, dtype=pl.Boolean).alias("failed"))
+    drill["deployments"] = deps.select("id", "value_stream", "finished_at", "failed", "incident_ids").sort("value_stream", "finished_at", "id")
+    return pl.concat(parts, how="vertical_relaxed"), drill, excluded

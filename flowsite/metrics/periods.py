@@ -1,0 +1,78 @@
+"""Reporting periods (week, month, quarter) in the project's time zone."""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+import polars as pl
+
+EVERY = {"week": "1w", "month": "1mo", "quarter": "1q"}
+WINDOW = "window"
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: dt.datetime  # UTC, inclusive
+    end: dt.datetime  # UTC, exclusive
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+
+def label_of(local: dt.date, period: str) -> str:
+    if period == "week":
+        y, w, _ = local.isocalendar()
+        return f"{y}-W{w:02d}"
+    if period == "quarter":
+        return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
+    return f"{local.year}-{local.month:02d}"
+
+
+def start_of(local: dt.date, period: str) -> dt.date:
+    if period == "week":
+        return local - dt.timedelta(days=local.weekday())
+    if period == "quarter":
+        return dt.date(local.year, (local.month - 1) // 3 * 3 + 1, 1)
+    return local.replace(day=1)
+
+
+def next_start(start: dt.date, period: str) -> dt.date:
+    if period == "week":
+        return start + dt.timedelta(days=7)
+    months = 3 if period == "quarter" else 1
+    m = start.month - 1 + months
+    return dt.date(start.year + m // 12, m % 12 + 1, 1)
+
+
+def build_periods(as_of: dt.date, period: str, window: int, timezone: str) -> list[Period]:
+    """The `window` periods ending with the one that contains `as_of`, oldest first."""
+    tz = zoneinfo.ZoneInfo(timezone)
+    starts = [start_of(as_of, period)]
+    for _ in range(window - 1):
+        s = starts[0]
+        prev = start_of(s - dt.timedelta(days=1), period)
+        starts.insert(0, prev)
+    out = []
+    for s in starts:
+        e = next_start(s, period)
+        to_utc = lambda d: dt.datetime.combine(d, dt.time(), tz).astimezone(dt.timezone.utc)  # noqa: E731
+        out.append(Period(label_of(s, period), to_utc(s), to_utc(e)))
+    return out
+
+
+def period_label(col: str | pl.Expr, period: str, timezone: str) -> pl.Expr:
+    """Expression giving the period label of a UTC timestamp column."""
+    expr = pl.col(col) if isinstance(col, str) else col
+    local = expr.dt.convert_time_zone(timezone)
+    if period == "week":
+        return local.dt.strftime("%G-W%V")
+    if period == "quarter":
+        return pl.concat_str([local.dt.year().cast(pl.String), pl.lit("-Q"), local.dt.quarter().cast(pl.String)])
+    return local.dt.strftime("%Y-%m")
+
+
+def in_window(col: str, periods: list[Period]) -> pl.Expr:
+    return (pl.col(col) >= periods[0].start) & (pl.col(col) < periods[-1].end)

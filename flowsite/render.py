@@ -1,0 +1,240 @@
+"""Render the site model into HTML files with the Jinja2 theme (autoescaped everywhere).
+
+Returns {relative path: bytes} for one version folder; writing is the build's job. Charts are
+rendered to inline SVG here and their specs saved beside the pages for the interactive mode.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from markupsafe import Markup, escape
+
+from . import __version__, charts
+from .config import Config
+from .errors import BuildError, Problem
+from .metrics import CATALOGUE, GROUPS, WINDOW, MetricResults
+from .pages import Page, expand_shortcodes
+from .scorecard import Figure, Scorecard, SiteModel, Status, format_value
+
+BUILTIN = Path(str(resources.files("flowsite") / "themes" / "default"))
+CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+@dataclass(frozen=True)
+class Theme:
+    dirs: tuple[Path, ...]  # most specific first
+
+    def static_files(self) -> dict[str, Path]:
+        """Relative path -> file, project overrides winning over the built-in theme."""
+        out: dict[str, Path] = {}
+        for d in reversed(self.dirs):
+            static = d / "static"
+            if static.is_dir():
+                for f in sorted(static.rglob("*")):
+                    if f.is_file():
+                        out[str(f.relative_to(static))] = f
+        return dict(sorted(out.items()))
+
+
+def load_theme(config: Config) -> Theme:
+    dirs = []
+    if config.theme_dir is not None:
+        if not config.theme_dir.is_dir():
+            raise BuildError(problems=[Problem("theme folder not found", file=str(config.config_file), key="theme.custom_dir", hint="create the folder or remove the key")])
+        dirs.append(config.theme_dir)
+    dirs.append(BUILTIN)
+    return Theme(tuple(dirs))
+
+
+def environment(theme: Theme) -> Environment:
+    loaders = [FileSystemLoader(str(d / "templates")) for d in theme.dirs]
+    # `default:page.html` always names the built-in template, so an override can extend it.
+    loader = ChoiceLoader([PrefixLoader({"default": FileSystemLoader(str(BUILTIN / "templates"))}, delimiter=":"), *loaders])
+    env = Environment(loader=loader, autoescape=select_autoescape(["html", "xml", "svg"], default=True, default_for_string=True), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["fmt"] = lambda v, unit="", decimals=1: format_value(v, unit, decimals)
+    env.filters["tojson_attr"] = lambda v: json.dumps(v, sort_keys=True)
+    env.globals["GROUPS"] = GROUPS
+    env.globals["Status"] = Status
+    return env
+
+
+class Renderer:
+    def __init__(self, config: Config, model: SiteModel, results: MetricResults, pages: list[Page], version: str, version_title: str, known_versions: list[dict]):
+        self.config, self.model, self.results, self.pages = config, model, results, pages
+        self.version, self.version_title = version, version_title
+        self.theme = load_theme(config)
+        self.env = environment(self.theme)
+        self.files: dict[str, bytes] = {}
+        self.search: list[dict] = []
+        self.known_versions = known_versions
+        self.names = {c.id: c.name for c in model.scorecards}
+
+    # ---- helpers -------------------------------------------------------------------------
+    def chart(self, spec: dict, root: str) -> Markup:
+        cid = charts.chart_id(spec)
+        path = f"charts/{cid}.json"
+        if path not in self.files:
+            self.files[path] = (json.dumps(spec, sort_keys=True, default=str) + "\n").encode()
+        svg = charts.to_svg(spec)
+        title = spec.get("title", "")
+        desc = spec.get("description", "")
+        return Markup(
+            f'<figure class="chart" data-spec="{escape(root + path)}" id="{cid}">'
+            f'<div class="chart-svg" role="img" aria-label="{escape(desc)}">{svg}</div>'
+            f'<figcaption><span class="chart-title">{escape(title)}</span>'
+            f'<button type="button" class="chart-interactive" hidden>Interactive</button></figcaption></figure>'
+        )
+
+    def render(self, template: str, path: str, **ctx: Any) -> None:
+        depth = path.count("/")
+        root = "../" * depth
+        try:
+            tpl = self.env.get_template(template)
+        except TemplateNotFound as exc:
+            raise BuildError(problems=[Problem(f"template not found: {exc.name}", hint="check theme.custom_dir and the template name")]) from None
+        except TemplateSyntaxError as exc:
+            raise BuildError(problems=[Problem(f"template syntax error: {exc.message}", file=exc.filename or exc.name, line=exc.lineno)]) from None
+        html = tpl.render(
+            site=self.model, config=self.config, version=self.version, version_title=self.version_title, root=root, path=path,
+            pages=self.pages, flowsite_version=__version__, csp=CSP, known_versions=self.known_versions,
+            canonical=(self.config.base_url.rstrip("/") + f"/{self.version}/" + path.removesuffix("index.html")) if self.config.base_url else None,
+            sparkline=self.sparkline, **ctx,
+        )
+        self.files[path] = html.encode("utf-8")
+
+    def sparkline(self, fig: Figure) -> Markup:
+        values = [p.value for p in fig.trend]
+        label = f"{fig.name} trend: " + ", ".join(f"{p.period} {format_value(p.value, fig.unit, fig.decimals)}" for p in fig.trend if p.value is not None)
+        return Markup(charts.sparkline(values, label=label))
+
+    # ---- pages ---------------------------------------------------------------------------
+    def scorecard_charts(self, card: Scorecard, root: str) -> dict[str, Markup]:
+        out: dict[str, Markup] = {}
+        wi = self.results.drilldown.get("work_items")
+        if wi is not None:
+            period_start = self.results.periods[0].start
+            done = wi.filter((pl.col("value_stream") == card.id) & pl.col("done_at").is_not_null() & (pl.col("done_at") >= period_start))
+            days = done.get_column("flow_time_days").drop_nulls().to_list()
+            if days:
+                ft = card.figure("flow_time")
+                p85 = card.figure("flow_time_p85")
+                out["flow_time"] = self.chart(charts.flow_time_spec(days, card.name, ft.window_value if ft else None, p85.window_value if p85 else None), root)
+            daily = self._cfd_rows(wi.filter(pl.col("value_stream") == card.id))
+            if daily:
+                out["cfd"] = self.chart(charts.cfd_spec(daily, card.name), root)
+        actual = {t: (f.window_value if (f := card.figure(f"flow_distribution_{t}")) else None) for t in ("feature", "defect", "risk", "debt")}
+        if any(v is not None for v in actual.values()) or card.investment:
+            out["distribution"] = self.chart(charts.distribution_spec(actual, card.investment, card.name), root)
+        if card.tier:
+            out["tiers"] = self.chart(charts.tier_spec(card, self.model.benchmark_title), root)
+        if card.map is not None:
+            out["vsm"] = self.chart(charts.vsm_spec(card), root)
+        return out
+
+    def _cfd_rows(self, wi: pl.DataFrame) -> list[dict]:
+        if wi.height == 0:
+            return []
+        tz = self.config.timezone
+        start = self.results.periods[0].start
+        days = pl.date_range(start.date(), self.results.as_of, "1w", eager=True).to_list()
+        s = wi.get_column("start").dt.convert_time_zone(tz).dt.date()
+        d = wi.get_column("done_at").dt.convert_time_zone(tz).dt.date()
+        rows = []
+        for i, day in enumerate(days):
+            started = int((s <= day).sum())
+            done = int((d <= day).sum())
+            rows.append({"day": day.isoformat(), "state": "done", "items": done, "order": 0})
+            rows.append({"day": day.isoformat(), "state": "in progress", "items": max(started - done, 0), "order": 1})
+        return rows
+
+    def run(self, comparison=None) -> dict[str, bytes]:
+        m = self.model
+        self.render("compare.html", "compare/index.html", comparison=comparison)
+        self.render("overview.html", "index.html", cards=m.scorecards)
+        self.search.append({"title": "Overview", "kind": "page", "url": "index.html", "text": m.description})
+        for card in m.scorecards:
+            path = f"value-streams/{card.id}/index.html"
+            root = "../../"
+            self.render("scorecard.html", path, card=card, charts=self.scorecard_charts(card, root))
+            self.search.append({"title": card.name, "kind": "value stream", "url": path.removesuffix("index.html"), "text": " ".join([card.description, *card.owners])})
+        for mdef in self._metric_pages():
+            path = f"metrics/{mdef.id}/index.html"
+            self.render_metric(mdef, path)
+            self.search.append({"title": mdef.name, "kind": "metric", "url": path.removesuffix("index.html"), "text": mdef.definition})
+        self.render("metrics.html", "metrics/index.html", metric_defs=self._metric_pages())
+        for page in self.pages:
+            path = f"pages/{page.slug}/index.html"
+            body = Markup(expand_shortcodes(page, lambda kind, vs, metric: self.shortcode(kind, vs, metric, "../../")))
+            self.render("page.html", path, page=page, body=body)
+            self.search.append({"title": page.title, "kind": "page", "url": path.removesuffix("index.html"), "text": ""})
+        self.files["search.json"] = (json.dumps(self.search, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        return self.files
+
+    def _metric_pages(self) -> list:
+        ids = sorted(set(self.results.figures.get_column("metric").to_list()))
+        children = {CATALOGUE[m].parent for m in ids if m in CATALOGUE}
+        return [d for m, d in CATALOGUE.items() if d.parent is None and (m in ids or m in children)]
+
+    def render_metric(self, mdef, path: str) -> None:
+        root = "../../"
+        labels = list(self.model.periods)
+        ids = [mdef.id] + [m.id for m in CATALOGUE.values() if m.parent == mdef.id]
+        f = self.results.figures.filter(pl.col("metric").is_in(ids))
+        chart = None
+        main = f.filter(pl.col("metric") == ids[0]) if mdef.id != "flow_distribution" else f.filter(pl.col("metric") == "flow_distribution_feature")
+        if main.filter(pl.col("period") != WINDOW).height:
+            title = mdef.name if mdef.id != "flow_distribution" else "Share of features"
+            chart = self.chart(charts.metric_spec(title, mdef.unit, main, self.names, labels), root)
+        rows = []
+        for card in self.model.scorecards:
+            for mid in ids:
+                fig = card.figure(mid)
+                if fig is not None:
+                    rows.append((card, fig))
+        drill = {"lead_time": "changes", "deployment_frequency": "deployments", "change_failure_rate": "deployments", "recovery_time": "incidents", "rework_rate": "deployments"}.get(mdef.id)
+        if mdef.group == "flow":
+            drill = "work_items"
+        excl = self.results.exclusions.get(mdef.id, {})
+        self.render("metric.html", path, mdef=mdef, chart=chart, rows=rows, drill=drill if drill in self.results.drilldown else None, exclusions={k: v for k, v in excl.items() if v})
+
+    def shortcode(self, kind: str, vs: str, metric: str, root: str) -> str | None:
+        card = self.model.scorecard(vs)
+        if card is None:
+            return None
+        fig = card.figure(metric)
+        if fig is None:
+            return None
+        if kind == "figure":
+            return str(Markup('<span class="inline-figure status-{}"><strong>{}</strong> <span class="muted">({}, n = {})</span></span>').format(fig.status.value, fig.display, fig.period, fig.n))
+        spec = charts.trend_spec(fig, card.name)
+        return str(self.chart(spec, root))
+
+
+def render_version(config: Config, model: SiteModel, results: MetricResults, pages: list[Page], version: str, version_title: str,
+                   known_versions: list[dict], comparison=None) -> tuple[dict[str, bytes], Theme]:
+    """Every file of one version folder (pages, charts, search index, assets) as {relative path: bytes}."""
+    r = Renderer(config, model, results, pages, version, version_title, known_versions)
+    files = r.run(comparison)
+    for rel, src in r.theme.static_files().items():
+        files[f"assets/{rel}"] = src.read_bytes()
+    return files, r.theme
+
+
+def render_root(config: Config, theme: Theme, default: str, versions_json: str, sitemap_urls: list[str]) -> dict[str, bytes]:
+    """Files at the top of OUT: redirect, 404, sitemap, .nojekyll."""
+    env = environment(theme)
+    redirect = env.get_template("redirect.html").render(target=f"{default}/", default=default, title=config.title, csp=CSP)
+    notfound = env.get_template("404.html").render(title=config.title, default=default, csp=CSP, versions=json.loads(versions_json))
+    files = {"index.html": redirect.encode(), "404.html": notfound.encode(), ".nojekyll": b"", "versions.json": versions_json.encode()}
+    if config.base_url:
+        base = config.base_url.rstrip("/") + "/"
+        body = "".join(f"<url><loc>{escape(base + u)}</loc></url>" for u in sitemap_urls)
+        files["sitemap.xml"] = f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>\n'.encode()
+    return files

@@ -1,0 +1,136 @@
+"""File readers: CSV, Parquet, JSON and NDJSON, by path or glob, read lazily where the format allows."""
+from __future__ import annotations
+
+import glob as globmod
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+
+from ..config import Config, SourceSpec
+from ..errors import Problem, SourceError
+from ._model import FILE, ROW, RawFrame
+
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+
+
+def display_path(config: Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.project_dir))
+    except ValueError:
+        return str(path)
+
+
+def expand(config: Config, spec: SourceSpec) -> list[Path]:
+    """The files a source's `path` names (a glob may match several), sorted for stable output."""
+    pattern = str(config.resolve(spec.path)) if not Path(spec.path).is_absolute() else spec.path
+    if any(ch in spec.path for ch in "*?["):
+        files = sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file())
+        if not files:
+            raise SourceError(problems=[Problem(f"the glob {spec.path!r} matched no files", file=str(config.config_file), key=f"sources.{spec.dataset}.path", hint="check the folder and the pattern; paths are relative to the project folder")])
+        return files
+    path = Path(pattern)
+    if not path.exists():
+        raise SourceError(problems=[Problem("file not found", file=spec.path, key=f"sources.{spec.dataset}.path", hint=f"paths are relative to the project folder {config.project_dir.name}/")])
+    if path.is_dir():
+        raise SourceError(problems=[Problem("expected a file, got a folder", file=spec.path, key=f"sources.{spec.dataset}.path", hint="use a glob such as folder/*.csv")])
+    return [path]
+
+
+def guess_format(spec: SourceSpec, path: Path) -> str:
+    if spec.format:
+        return spec.format
+    fmt = FORMATS.get(path.suffix.lower())
+    if not fmt:
+        raise SourceError(problems=[Problem(f"cannot tell the format from the extension {path.suffix!r}", file=path.name, key=f"sources.{spec.dataset}.format", hint="set format: csv, parquet, json or ndjson")])
+    return fmt
+
+
+def _decode(raw: bytes, encoding: str, shown: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif raw.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif encoding == "utf-8":
+        encoding = "utf-8-sig"
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SourceError(problems=[Problem(f"expected {encoding.replace('-sig', '')} text, got undecodable bytes at line {line}", file=shown, hint="set `encoding: latin-1` (or cp1252, utf-16) on this source")]) from None
+
+
+def read_csv(path: Path, shown: str, spec: SourceSpec) -> pl.DataFrame:
+    """All CSV columns are read as text; normalize() types them so errors can name the row."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(problems=[Problem(f"cannot read: {exc.strerror}", file=shown)]) from None
+    if not raw.strip():
+        raise SourceError(problems=[Problem("the file is empty", file=shown, hint="export the data again with a header row")])
+    text = _decode(raw, spec.encoding, shown)
+    sep = spec.delimiter
+    if path.suffix.lower() == ".tsv" and sep == ",":
+        sep = "\t"
+    try:
+        df = pl.read_csv(io.StringIO(text).read().encode("utf-8"), separator=sep, infer_schema=False, quote_char='"', truncate_ragged_lines=False, row_index_name=ROW, row_index_offset=2)
+    except pl.exceptions.PolarsError as exc:
+        msg = str(exc).splitlines()[0]
+        raise SourceError(problems=[Problem(f"cannot parse as CSV: {msg}", file=shown, hint="check for stray quotes or rows with more fields than the header")]) from None
+    if ROW in df.columns:
+        df = df.with_columns(pl.col(ROW).cast(pl.Int64))
+    if len(set(df.columns)) != len(df.columns):  # pragma: no cover - polars renames duplicates
+        pass
+    return df.with_columns(pl.lit(shown).alias(FILE))
+
+
+def read_parquet(path: Path, shown: str) -> pl.LazyFrame:
+    try:
+        lf = pl.scan_parquet(path)
+        lf.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SourceError(problems=[Problem(f"cannot read as Parquet: {str(exc).splitlines()[0]}", file=shown, hint="check the file is a complete Parquet file")]) from None
+    return lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64), pl.lit(shown).alias(FILE))
+
+
+def read_json(path: Path, shown: str, fmt: str) -> pl.DataFrame:
+    try:
+        text = _decode(path.read_bytes(), "utf-8", shown)
+    except OSError as exc:
+        raise SourceError(problems=[Problem(f"cannot read: {exc.strerror}", file=shown)]) from None
+    try:
+        if fmt == "ndjson":
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text)
+            records = data if isinstance(data, list) else next((v for v in data.values() if isinstance(v, list)), None) if isinstance(data, dict) else None
+            if records is None:
+                raise SourceError(problems=[Problem("expected a JSON list of records (or an object holding one)", file=shown)])
+    except json.JSONDecodeError as exc:
+        raise SourceError(problems=[Problem(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", file=shown)]) from None
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise SourceError(problems=[Problem("expected an object (record)", file=shown, row=bad + 1)])
+    # Values stay as text (None kept) so normalize() can name bad rows like it does for CSV.
+    cols = sorted({k for r in records for k in r})
+    data = {c: [None if r.get(c) is None else (json.dumps(r[c]) if isinstance(r[c], (dict, list)) else str(r[c]) if not isinstance(r[c], bool) else str(r[c]).lower()) for r in records] for c in cols}
+    df = pl.DataFrame(data, schema={c: pl.String for c in cols}) if cols else pl.DataFrame()
+    return df.with_columns(pl.Series(ROW, range(1, len(records) + 1), dtype=pl.Int64), pl.lit(shown).alias(FILE))
+
+
+def read_files(config: Config, spec: SourceSpec) -> RawFrame:
+    frames = []
+    for path in expand(config, spec):
+        shown = display_path(config, path)
+        fmt = guess_format(spec, path)
+        if fmt == "csv":
+            frames.append(read_csv(path, shown, spec).lazy())
+        elif fmt == "parquet":
+            frames.append(read_parquet(path, shown))
+        elif fmt in ("json", "ndjson"):
+            frames.append(read_json(path, shown, fmt).lazy())
+        else:
+            raise SourceError(problems=[Problem(f"unknown format {fmt!r}", file=str(config.config_file), key=f"sources.{spec.dataset}.format", hint="use csv, parquet, json, ndjson or a preset name")])
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    return RawFrame(frame=frame, origin=spec.path, timezone=spec.timezone, date_format=spec.date_format)

@@ -1,0 +1,77 @@
+"""Read every configured dataset and normalise it; collect all problems before failing."""
+from __future__ import annotations
+
+import polars as pl
+
+from ..config import Config, SourceSpec
+from ..errors import Problem, SourceError
+from ._model import FILE, ROW, Datasets, DatasetReport, RawFrame
+from .files import FORMATS, read_files
+from .normalize import normalize
+from .presets import PRESETS
+
+
+def _apply_mapping(raw: RawFrame, spec: SourceSpec) -> RawFrame:
+    """Rename the user's columns to canonical names (canonical -> file column in config)."""
+    if not spec.columns:
+        return raw
+    frame = raw.frame
+    cols = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    missing = [(canon, src) for canon, src in spec.columns.items() if src not in cols]
+    if missing:
+        have = [c for c in cols if c not in (FILE, ROW)]
+        raise SourceError(problems=[
+            Problem(f"expected a column {src!r} (mapped to '{canon}'), found none; the file has: {', '.join(have[:15])}", file=raw.origin, column=src, key=f"sources.{spec.dataset}.columns.{canon}", hint="column names are case-sensitive; check the header row")
+            for canon, src in missing
+        ])
+    # Drop canonical-named columns that a mapping replaces, then rename.
+    targets = set(spec.columns)
+    keep = [c for c in cols if not (c in targets and c not in spec.columns.values())]
+    frame = frame.select(keep).rename({src: canon for canon, src in spec.columns.items() if src != canon})
+    return RawFrame(frame=frame, origin=raw.origin, timezone=raw.timezone, date_format=raw.date_format)
+
+
+def read_source(config: Config, spec: SourceSpec) -> RawFrame:
+    if spec.format and spec.format not in set(FORMATS.values()):
+        preset = PRESETS.get(spec.format)
+        if preset is None:
+            from . import presets as _presets
+
+            _presets.load_builtin()
+
+            preset = PRESETS.get(spec.format)
+        if preset is None:
+            raise SourceError(problems=[Problem(f"unknown format or preset {spec.format!r}", file=str(config.config_file), key=f"sources.{spec.dataset}.format", hint="use csv, parquet, json, ndjson or one of: " + ", ".join(sorted(PRESETS)))])
+        return _apply_mapping(preset(config, spec), spec)
+    if spec.duckdb or spec.dbt_ref or spec.postgres:
+        from . import database
+
+        return _apply_mapping(database.read(config, spec), spec)
+    return _apply_mapping(read_files(config, spec), spec)
+
+
+def load_sources(config: Config, *, datasets: list[str] | None = None) -> Datasets:
+    """Read, type and check every configured dataset. Raises SourceError listing every problem."""
+    frames: dict[str, pl.DataFrame] = {}
+    reports: dict[str, DatasetReport] = {}
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for name, spec in config.sources.items():
+        if datasets is not None and name not in datasets:
+            continue
+        report = DatasetReport(name=name, origin=spec.path or spec.table or spec.dbt_ref or spec.query or "")
+        try:
+            raw = read_source(config, spec)
+            report.origin = raw.origin
+            frame, errs, warns = normalize(name, raw, config, report)
+        except SourceError as exc:
+            errors.extend(exc.problems or [Problem(str(exc))])
+            continue
+        errors.extend(errs)
+        warnings.extend(warns)
+        reports[name] = report
+        if frame is not None:
+            frames[name] = frame
+    if errors:
+        raise SourceError(f"aborted: {len(errors)} data problem(s); nothing was written", problems=errors)
+    return Datasets(frames=frames, reports=reports, warnings=warnings)

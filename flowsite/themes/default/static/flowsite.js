@@ -1,0 +1,158 @@
+// flowsite site script: version switcher, search, theme toggle, card filter/sort, interactive charts.
+// Loaded with `defer`; the pages work fully without it. No inline scripts (strict CSP).
+(function () {
+  "use strict";
+  var body = document.body;
+  var root = body.getAttribute("data-root") || "";
+  var current = body.getAttribute("data-version") || "";
+  var pagePath = body.getAttribute("data-path") || "index.html";
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // ---- theme toggle -----------------------------------------------------------------------
+  var toggle = document.querySelector(".theme-toggle");
+  function applyTheme(t) {
+    if (t) document.documentElement.setAttribute("data-theme", t); else document.documentElement.removeAttribute("data-theme");
+    var dark = t ? t === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+    if (toggle) { toggle.setAttribute("aria-pressed", dark ? "true" : "false"); toggle.textContent = dark ? "Light mode" : "Dark mode"; }
+  }
+  var saved = null;
+  try { saved = localStorage.getItem("flowsite-theme"); } catch (e) { /* storage may be off */ }
+  applyTheme(saved);
+  if (toggle) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var dark = toggle.getAttribute("aria-pressed") === "true";
+      var next = dark ? "light" : "dark";
+      try { localStorage.setItem("flowsite-theme", next); } catch (e) { /* ignore */ }
+      applyTheme(next);
+    });
+  }
+
+  // ---- versions: switcher and old-version banner -------------------------------------------
+  var select = document.getElementById("version-select");
+  function fillVersions(list) {
+    if (!select || !Array.isArray(list)) return;
+    select.textContent = "";
+    list.forEach(function (v) {
+      var label = v.title + (v.aliases && v.aliases.length ? " (" + v.aliases.join(", ") + ")" : "");
+      var o = el("option", { value: v.version }, label);
+      if (v.version === current || (v.aliases || []).indexOf(current) >= 0) o.selected = true;
+      select.appendChild(o);
+    });
+    var newest = list[0];
+    var banner = document.querySelector(".version-banner");
+    if (banner && newest && newest.version !== current && (newest.aliases || []).indexOf(current) < 0) {
+      banner.textContent = "You are viewing " + current + "; the latest is ";
+      var a = el("a", { href: root + "../" + newest.version + "/" + pagePath }, newest.title);
+      banner.appendChild(a);
+      banner.appendChild(document.createTextNode("."));
+      banner.hidden = false;
+    }
+  }
+  if (select) {
+    fetch(root + "../versions.json").then(function (r) { return r.ok ? r.json() : null; }).then(fillVersions).catch(function () { /* file:// or offline */ });
+    select.addEventListener("change", function () {
+      var target = root + "../" + select.value + "/";
+      // Keep the current page when the other version has it, else go to its overview.
+      fetch(target + pagePath, { method: "HEAD" }).then(function (r) {
+        window.location.href = target + (r.ok ? pagePath : "index.html");
+      }).catch(function () { window.location.href = target + pagePath; });
+    });
+  }
+
+  // ---- search -----------------------------------------------------------------------------
+  var form = document.querySelector("form.search");
+  if (form) {
+    var input = document.getElementById("search-input");
+    var results = document.getElementById("search-results");
+    var index = null;
+    form.hidden = false;
+    form.addEventListener("submit", function (e) { e.preventDefault(); var first = results.querySelector("a"); if (first) window.location.href = first.href; });
+    function load() {
+      if (index) return Promise.resolve(index);
+      return fetch(root + "search.json").then(function (r) { return r.json(); }).then(function (d) { index = d; return d; });
+    }
+    input.addEventListener("focus", load);
+    input.addEventListener("input", function () {
+      var q = input.value.trim().toLowerCase();
+      load().then(function (items) {
+        results.textContent = "";
+        if (!q) { results.hidden = true; return; }
+        var hits = items.filter(function (it) { return (it.title + " " + it.text).toLowerCase().indexOf(q) >= 0; }).slice(0, 12);
+        hits.forEach(function (it) {
+          var li = el("li", { role: "option" });
+          var a = el("a", { href: root + it.url }, it.title);
+          a.appendChild(el("span", { "class": "kind" }, it.kind));
+          li.appendChild(a);
+          results.appendChild(li);
+        });
+        if (!hits.length) results.appendChild(el("li", {}, "No match"));
+        results.hidden = false;
+      }).catch(function () { results.hidden = true; });
+    });
+    input.addEventListener("keydown", function (e) { if (e.key === "Escape") { results.hidden = true; } });
+  }
+
+  // ---- overview: filter and sort cards -----------------------------------------------------
+  var controls = document.querySelector(".card-controls");
+  var cards = document.getElementById("cards");
+  if (controls && cards) {
+    controls.hidden = false;
+    var filter = document.getElementById("card-filter");
+    var sort = document.getElementById("card-sort");
+    var statusRank = { "off-track": 0, "at-risk": 1, "no-target": 2, "on-track": 3 };
+    var tierRank = { elite: 0, high: 1, medium: 2, low: 3, "": 4 };
+    function apply() {
+      var q = filter.value.trim().toLowerCase();
+      var items = Array.prototype.slice.call(cards.children);
+      items.forEach(function (li) {
+        var text = (li.getAttribute("data-name") + " " + li.getAttribute("data-owners")).toLowerCase();
+        li.hidden = q && text.indexOf(q) < 0;
+      });
+      var key = sort.value;
+      items.sort(function (a, b) {
+        if (key === "name") return a.getAttribute("data-name").localeCompare(b.getAttribute("data-name"));
+        if (key === "status") return statusRank[a.getAttribute("data-status")] - statusRank[b.getAttribute("data-status")];
+        if (key === "tier") return tierRank[a.getAttribute("data-tier")] - tierRank[b.getAttribute("data-tier")];
+        return +a.getAttribute("data-order") - +b.getAttribute("data-order");
+      });
+      items.forEach(function (li) { cards.appendChild(li); });
+    }
+    filter.addEventListener("input", apply);
+    sort.addEventListener("change", apply);
+  }
+
+  // ---- interactive charts: the Vega bundle loads only when a reader asks -------------------
+  var buttons = document.querySelectorAll(".chart-interactive");
+  var bundle = null;
+  function loadBundle() {
+    if (bundle) return bundle;
+    bundle = new Promise(function (resolve, reject) {
+      var s = el("script", { src: root + "assets/vega/vega-bundle.js" });
+      s.onload = function () { resolve(window.vegaEmbed); };
+      s.onerror = reject;
+      document.head.appendChild(s);
+    });
+    return bundle;
+  }
+  Array.prototype.forEach.call(buttons, function (btn) {
+    var fig = btn.closest("figure.chart");
+    if (!fig || !fig.getAttribute("data-spec")) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      btn.disabled = true;
+      Promise.all([loadBundle(), fetch(fig.getAttribute("data-spec")).then(function (r) { return r.json(); })]).then(function (res) {
+        var embed = res[0], spec = res[1];
+        if (!embed) throw new Error("Vega bundle missing");
+        var target = fig.querySelector(".chart-svg");
+        return embed(target, spec, { actions: false, renderer: "svg", ast: true, expr: window.vegaExpressionInterpreter });
+      }).then(function () { btn.hidden = true; }).catch(function () { btn.disabled = false; btn.textContent = "Interactive view unavailable"; });
+    });
+  });
+})();
