@@ -1,0 +1,121 @@
+"""Each file format, globs, column mappings, time zones, and errors that name file, row and column."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flowsite.config import load_config
+from flowsite.errors import SourceError
+from flowsite.sources import load_sources
+from tests.conftest import write_project
+
+UTC = dt.timezone.utc
+CONFIG = """
+name: Acme
+timezone: Europe/Berlin
+sources:
+  deployments:
+    path: {path}
+    columns: {{id: Deploy ID, finished_at: Finished}}
+value_streams:
+  - id: web
+  - id: api
+"""
+ROWS = [
+    {"Deploy ID": "d1", "value_stream": "web", "Finished": "2026-03-29T01:30:00", "environment": "Production"},  # CET, before the DST switch
+    {"Deploy ID": "d2", "value_stream": "api", "Finished": "2026-03-29T03:30:00", "environment": "production"},  # CEST
+    {"Deploy ID": "d3", "value_stream": "web", "Finished": "2026-03-30T10:00:00Z", "environment": "staging"},
+]
+EXPECTED = [dt.datetime(2026, 3, 29, 0, 30, tzinfo=UTC), dt.datetime(2026, 3, 29, 1, 30, tzinfo=UTC), dt.datetime(2026, 3, 30, 10, 0, tzinfo=UTC)]
+
+
+def _load(tmp_path: Path, name: str) -> pl.DataFrame:
+    write_project(tmp_path, CONFIG.format(path=name))
+    ds = load_sources(load_config(tmp_path))
+    return ds.frames["deployments"].sort("id")
+
+
+def test_csv(tmp_path: Path):
+    (tmp_path / "d.csv").write_text("Deploy ID,value_stream,Finished,environment\n" + "\n".join(",".join(r.values()) for r in ROWS) + "\n")
+    df = _load(tmp_path, "d.csv")
+    assert df.get_column("finished_at").to_list() == EXPECTED
+    assert df.get_column("environment").to_list() == ["production", "production", "staging"]
+
+
+def test_ndjson_and_json(tmp_path: Path):
+    (tmp_path / "d.ndjson").write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    assert _load(tmp_path, "d.ndjson").get_column("finished_at").to_list() == EXPECTED
+    (tmp_path / "d.json").write_text(json.dumps({"deployments": ROWS}))
+    assert _load(tmp_path, "d.json").get_column("finished_at").to_list() == EXPECTED
+
+
+def test_parquet_with_typed_timestamps(tmp_path: Path):
+    pl.DataFrame({
+        "Deploy ID": ["d1", "d2", "d3"], "value_stream": ["web", "api", "web"],
+        "Finished": EXPECTED, "environment": ["production"] * 3,
+    }).write_parquet(tmp_path / "d.parquet")
+    assert _load(tmp_path, "d.parquet").get_column("finished_at").to_list() == EXPECTED
+
+
+def test_glob_reads_every_file(tmp_path: Path):
+    (tmp_path / "exports").mkdir()
+    for i, r in enumerate(ROWS):
+        (tmp_path / "exports" / f"part-{i}.csv").write_text("Deploy ID,value_stream,Finished\n" + f"{r['Deploy ID']},{r['value_stream']},{r['Finished']}\n")
+    assert _load(tmp_path, "exports/*.csv").get_column("id").to_list() == ["d1", "d2", "d3"]
+
+
+def test_unparseable_value_names_file_row_and_column(tmp_path: Path):
+    (tmp_path / "d.csv").write_text("Deploy ID,value_stream,Finished\nd1,web,2026-01-01T10:00:00Z\nd2,web,yesterday\n")
+    write_project(tmp_path, CONFIG.format(path="d.csv"))
+    with pytest.raises(SourceError) as exc:
+        load_sources(load_config(tmp_path))
+    text = exc.value.format()
+    assert "d.csv: row 3: column 'finished_at': expected a timestamp" in text and "'yesterday'" in text and "date_format" in text
+
+
+def test_missing_mapped_column_lists_what_the_file_has(tmp_path: Path):
+    (tmp_path / "d.csv").write_text("ID,value_stream,Finished\nd1,web,2026-01-01\n")
+    write_project(tmp_path, CONFIG.format(path="d.csv"))
+    with pytest.raises(SourceError) as exc:
+        load_sources(load_config(tmp_path))
+    text = exc.value.format()
+    assert "expected a column 'Deploy ID' (mapped to 'id')" in text and "the file has: ID, value_stream, Finished" in text
+
+
+def test_unknown_item_type_is_an_error_with_hint(tmp_path: Path):
+    write_project(tmp_path, """
+name: Acme
+sources:
+  work_items: items.csv
+""", {"items.csv": "id,type,value_stream,created_at\n1,Story,web,2026-01-01\n2,Spike,web,2026-01-02\n"})
+    with pytest.raises(SourceError) as exc:
+        load_sources(load_config(tmp_path))
+    text = exc.value.format()
+    assert "items.csv: row 3: column 'type': expected a flow item type (feature, defect, risk, debt), got 'Spike'" in text
+    assert "types: {feature: ['Spike']}" in text
+
+
+def test_unknown_value_stream_rows_are_dropped_and_counted(tmp_path: Path):
+    (tmp_path / "d.csv").write_text("Deploy ID,value_stream,Finished\nd1,web,2026-01-01\nd2,mobile,2026-01-02\n")
+    write_project(tmp_path, CONFIG.format(path="d.csv"))
+    ds = load_sources(load_config(tmp_path))
+    assert ds.frames["deployments"].get_column("id").to_list() == ["d1"]
+    assert ds.reports["deployments"].dropped == {"value stream not in flowsite.yml ('mobile')": 1}
+    assert "1 row(s) dropped" in ds.warnings[0].format()
+
+
+def test_date_format_and_source_timezone(tmp_path: Path):
+    write_project(tmp_path, """
+name: Acme
+sources:
+  incidents:
+    path: inc.csv
+    date_format: "%d/%m/%Y %H:%M"
+    timezone: America/New_York
+""", {"inc.csv": "id,value_stream,created_at,resolved_at\ni1,web,05/01/2026 09:00,05/01/2026 11:30\n"})
+    df = load_sources(load_config(tmp_path)).frames["incidents"]
+    assert df.row(0, named=True)["created_at"] == dt.datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
