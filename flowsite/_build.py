@@ -5,21 +5,25 @@ writes, into a staging copy of the output folder that replaces it when complete.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from . import __version__, plugins
+from .cache import BuildStore, build_key, out_state
 from .artifacts import data_files, metrics_document
+from .badges import version_badges
 from .compare import Comparison, compare
 from .config import Config, load_config
+from ._schema import CONTROL
 from .errors import BuildError, Problem, SourceError
 from .metrics import MetricResults, compute_metrics
 from .pages import load_pages
-from .publish import check_output_dir, link_tree, remove_tree, transaction, write_bytes
+from .history import History, manifest_bytes, write_archive
+from .publish import check_output_dir, link_tree, read_state, remove_tree, safe_relpath, transaction, write_bytes
 from .render import render_root, render_version
 from .scorecard import SiteModel, build_scorecards
 from .sources import Datasets, load_sources
@@ -59,15 +63,16 @@ def _noop(stage: str, message: str) -> None:
 def check(project: str | Path = ".", *, strict: bool = False, progress: Progress = _noop) -> CheckResult:
     """Validate config and data and compute every figure; writes nothing."""
     progress("config", "reading flowsite.yml")
-    config = load_config(project, strict=strict)
+    config = plugins.chain("on_config", load_config(project, strict=strict))
     progress("load", f"reading {len(config.sources)} dataset(s)")
-    datasets = load_sources(config)
+    plugins.install_presets()
+    datasets = plugins.chain("on_sources", load_sources(config), config=config)
     warnings = list(config.warnings) + list(datasets.warnings)
     if strict and datasets.warnings:
         raise SourceError(f"aborted: {len(datasets.warnings)} data warning(s) are fatal with --strict", problems=datasets.warnings)
     progress("metrics", "computing metrics")
     results = compute_metrics(config, datasets.frames)
-    model = build_scorecards(config, results)
+    model = plugins.chain("on_scorecard", build_scorecards(config, results), config=config)
     return CheckResult(config, datasets, results, model, warnings)
 
 
@@ -91,37 +96,84 @@ def _data_dirs(config: Config) -> list[Path]:
     return sorted(dirs)
 
 
+def _unchanged(vdir: Path, files: dict[str, bytes]) -> set[str]:
+    """Remove from the staged version folder every file the new build does not write identically;
+    return the ones left in place."""
+    if vdir.is_symlink() or not vdir.is_dir():
+        remove_tree(vdir)
+        return set()
+    kept = set()
+    for p in sorted(vdir.rglob("*"), reverse=True):
+        rel = p.relative_to(vdir).as_posix()
+        if p.is_symlink() or p.is_file():
+            data = files.get(rel)
+            if data is not None and not p.is_symlink() and p.stat().st_size == len(data) and p.read_bytes() == data:
+                kept.add(rel)
+            else:
+                p.unlink()
+        elif p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
+    return kept
+
+
 def build(project: str | Path = ".", *, out: str | Path | None = None, version: str | None = None, title: str | None = None,
-          aliases: list[str] | tuple[str, ...] | None = None, strict: bool = False, progress: Progress = _noop) -> BuildResult:
+          aliases: list[str] | tuple[str, ...] | None = None, strict: bool = False, progress: Progress = _noop,
+          history_url: str | None = None, history_archive: str | Path | None = None, cache: bool = True) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("config", "reading flowsite.yml")
-    config = load_config(project, strict=strict)
+    config = plugins.chain("on_config", load_config(project, strict=strict))
     if version is not None:
         validate_name(version)
     for a in aliases or ():
         validate_name(a, "alias")
     out_dir = Path(out).resolve() if out else config.output_dir
     check_output_dir(out_dir, config.project_dir, _data_dirs(config))
+    # Incremental build: the same inputs (data, config, theme, pages, published versions, flowsite)
+    # as an earlier build reuse its version folder; only publishing runs again.
+    store = BuildStore() if cache else None
+    args = {"version": version, "title": title, "aliases": None if aliases is None else list(aliases), "strict": strict, "history_url": history_url,
+            "history_archive": None if history_archive is None else str(history_archive), "out": str(out_dir)}
+    key = build_key(config, out_dir, args) if store is not None else None
+    site_before = out_state(out_dir) if key is not None else ""
+    hit = store.load(key, site_before) if key is not None else None
     timings["config"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    progress("load", f"reading {len(config.sources)} dataset(s)")
-    datasets = load_sources(config)
-    if strict and datasets.warnings:
-        raise SourceError(f"aborted: {len(datasets.warnings)} data warning(s) are fatal with --strict", problems=datasets.warnings)
+    if hit is not None:
+        progress("load", "inputs unchanged: reusing the previous build")
+        cached_files, state = hit
+        datasets, model = state["datasets"], state["model"]
+        results = dataclasses.replace(state["results"], drilldown=state["frames"])
+    else:
+        progress("load", f"reading {len(config.sources)} dataset(s)")
+        plugins.install_presets()
+        datasets = plugins.chain("on_sources", load_sources(config), config=config)
+        if strict and datasets.warnings:
+            raise SourceError(f"aborted: {len(datasets.warnings)} data warning(s) are fatal with --strict", problems=datasets.warnings)
     timings["load"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    progress("metrics", "computing metrics")
-    results = compute_metrics(config, datasets.frames)
-    model = build_scorecards(config, results)
+    if hit is None:
+        progress("metrics", "computing metrics")
+        results = compute_metrics(config, datasets.frames)
+        model = plugins.chain("on_scorecard", build_scorecards(config, results), config=config)
+        # The loaded data is not needed past the metrics; at 10M rows it is most of the memory.
+        datasets = dataclasses.replace(datasets, frames={})
     timings["metrics"] = time.perf_counter() - t
 
     version = version or results.periods[-1].label
     validate_name(version)
     version_title = title or version
+    if CONTROL.search(version_title):
+        raise BuildError(problems=[Problem(f"expected a version title without control characters, got {version_title!r}", key="--title")])
+    seen = read_state(out_dir, "versions.json")  # a build that publishes meanwhile makes ours fail, not merge
     versions = Versions.load(out_dir / "versions.json")
+    # Earlier versions from the published site or a history archive (CI runs that start empty).
+    history = History.restore(out_dir, url=history_url, archive=history_archive)
+    for note in history.notes:
+        progress("history", note)
+    versions = history.merge(versions)
     if aliases is None:
         newest = versions.newest()
         aliases = ["latest"] if newest is None or sort_key(version) >= sort_key(newest.version) else []
@@ -133,42 +185,56 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     prev_doc = None
     if older:
         prev = max(older, key=lambda v: sort_key(v.version))
-        p = out_dir / prev.version / "data" / "metrics.json"
-        if p.is_file():
-            try:
-                prev_doc = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                prev_doc = None
+        prev_doc = history.document(prev.version)
     current_doc = metrics_document(model, results, version, version_title)
-    comparison = compare(prev_doc, current_doc)
+    comparison = compare(prev_doc, current_doc, history.earlier(versions, version))
 
     t = time.perf_counter()
-    progress("render", f"rendering {len(model.scorecards)} scorecards")
-    pages = load_pages(config.pages_dir, allow_html=config.markdown_html, shown_root=config.project_dir)
-    known = [v.to_json() for v in versions.sorted().items]
-    files, theme = render_version(config, model, results, pages, version, version_title, known, comparison)
-    files.update(data_files(model, results, version, version_title))
+    if hit is not None:
+        files, theme = cached_files, state["theme"]
+    else:
+        progress("render", f"rendering {len(model.scorecards)} scorecards")
+        pages = load_pages(config.pages_dir, allow_html=config.markdown_html, shown_root=config.project_dir)
+        known = [v.to_json() for v in versions.sorted().items]
+        files, theme = render_version(config, model, results, pages, version, version_title, known, comparison)
+        files.update(data_files(model, results, version, version_title))
+        files.update(version_badges(model))
+        files["manifest.json"] = manifest_bytes(files, version)  # lets a later CI run restore this version from the published site
     timings["render"] = time.perf_counter() - t
 
     t = time.perf_counter()
     progress("write", f"writing {len(files)} files to {out_dir}")
-    with transaction(out_dir) as staging:
+    for rel in files:
+        safe_relpath(rel)  # names made from data must never leave the version folder
+    with transaction(out_dir, expect=seen) as staging:
         vdir = staging / version
-        remove_tree(vdir)
+        # A rebuild keeps the files whose bytes did not change (hard links shared with the published
+        # site, never written into) and writes only the others.
+        kept = _unchanged(vdir, files)
+        history.apply(staging, versions, skip=version)
         for rel, data in sorted(files.items()):
-            write_bytes(vdir / rel, data)
+            if rel not in kept:
+                write_bytes(vdir / rel, data)
         versions.add(version, version_title, list(aliases), update_aliases=True)
         for a in aliases:
             remove_tree(staging / a)
             link_tree(vdir, staging / a)
         # Aliases that moved away from a folder leave no stale copy behind.
-        default = _default_alias_target(out_dir, versions) or ("latest" if "latest" in versions.all_names() else versions.newest().version)
+        default = _default_alias_target(out_dir, versions) or history.default(versions) or ("latest" if "latest" in versions.all_names() else versions.newest().version)
         sitemap = [f"{v.version}/{rel}".removesuffix("index.html") for v in versions.sorted().items for rel in ([p for p in sorted(files) if p.endswith(".html")] if v.version == version else ["index.html"])]
         root_files = render_root(config, theme, default, versions.dumps(), sitemap)
         for rel, data in root_files.items():
             write_bytes(staging / rel, data)
+    history.close()
+    if history_archive:
+        write_archive(out_dir, history_archive)
+    if key is not None and hit is None:
+        state = {"datasets": dataclasses.replace(datasets, frames={}), "model": model, "results": dataclasses.replace(results, drilldown={}), "theme": theme}
+        store.save(key, files, state, results.drilldown, [site_before, out_state(out_dir)])
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     warnings = list(config.warnings) + list(datasets.warnings)
-    return BuildResult(out_dir=out_dir, version=version, version_title=version_title, aliases=list(aliases), default=default, files=sorted(files),
-                       model=model, results=results, comparison=comparison, warnings=warnings, timings=timings)
+    result = BuildResult(out_dir=out_dir, version=version, version_title=version_title, aliases=list(aliases), default=default, files=sorted(files),
+                         model=model, results=results, comparison=comparison, warnings=warnings, timings=timings)
+    plugins.collect("on_post_build", config=config, result=result)
+    return result

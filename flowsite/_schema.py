@@ -15,6 +15,8 @@ from typing import Any
 from .errors import Problem
 
 MISSING = object()
+# C0 controls and DEL (not tab, newline, CR), and lone surrogates, which YAML's "\ud83d" escapes make.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass
@@ -90,10 +92,14 @@ class Str(Opt):
         self.pattern_help = pattern_help
 
     def check(self, value, path, ctx):
-        if isinstance(value, bool) or isinstance(value, (dict, list)):
+        if isinstance(value, (bool, dict, list, bytes)):
             return self.expected(value, path, ctx)
         if not isinstance(value, str):
             value = str(value)  # numbers such as `2024` are fine as text
+        if CONTROL.search(value):
+            # YAML's "\0" escapes let NULs and other invisible controls in; no page should show them.
+            ctx.error(path, f"expected text without control characters, got {describe(value)}", hint="remove the invisible character (YAML escapes such as \\0 or \\x1b); write emoji as themselves, not as \\ud83d\\ude00")
+            return MISSING
         if self.pattern and not self.pattern.fullmatch(value):
             ctx.error(path, f"expected {self.pattern_help or 'text matching ' + self.pattern.pattern}, got {value!r}")
             return MISSING
@@ -240,6 +246,9 @@ class MapOf(Opt):
                 hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(self.keys)}"
                 ctx.error(join(path, k), f"expected {self.key_help or 'one of ' + ', '.join(self.keys)}, got {k!r}", hint=hint)
                 continue
+            if v is None and not isinstance(self.value, (ListOf, MapOf, Section)):
+                ctx.error(join(path, k), f"expected {self.value.type_name}, got nothing", hint="give it a value or remove the key")
+                continue
             cleaned = self.value.validate(v, join(path, k), ctx)
             if cleaned is not MISSING:
                 out[k] = cleaned
@@ -273,11 +282,15 @@ class Section(Opt):
                 close = difflib.get_close_matches(str(k), list(self.fields), n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(self.fields)}"
                 ctx.warn(join(path, str(k)), "unknown key, ignored", hint=hint)
+        complete = True
         for name, opt in self.fields.items():
             cleaned = opt.validate(value.get(name), join(path, name), ctx)
             if cleaned is not MISSING:
                 out[name] = cleaned
-        return out
+            elif opt.required:
+                complete = False
+        # Without a required key the section is reported and left out, so later checks never see it half-built.
+        return out if complete else MISSING
 
 
 def walk_docs(opt: Opt, path: str = "") -> list[tuple[str, Opt]]:

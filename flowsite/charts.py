@@ -19,44 +19,134 @@ PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#6
 TIER_COLORS = {"elite": "#047857", "high": "#2563eb", "medium": "#b45309", "low": "#b91c1c"}
 CONFIG = {
     "background": None,
-    "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    # Text is measured at build time (vl-convert) and drawn by the reader's browser: name fonts of the same,
+    # wide metrics everywhere (Verdana on Windows/macOS, DejaVu Sans on Linux) so labels never overflow.
+    "font": "Verdana, 'DejaVu Sans', sans-serif",
     "view": {"stroke": None},
-    "axis": {"labelColor": "#4b5563", "titleColor": "#374151", "gridColor": "#e5e7eb", "domainColor": "#9ca3af", "tickColor": "#9ca3af", "labelFontSize": 11, "titleFontSize": 11},
+    "axis": {"labelColor": "#4b5563", "titleColor": "#374151", "gridColor": "#e5e7eb", "domainColor": "#9ca3af", "tickColor": "#9ca3af", "labelFontSize": 11, "titleFontSize": 11, "labelLimit": 260},
     "legend": {"labelColor": "#374151", "titleColor": "#374151", "orient": "bottom"},
     "title": {"color": "#111827", "fontSize": 13, "anchor": "start"},
     "range": {"category": PALETTE},
 }
-WIDTH = 560
+WIDTH = 560  # two side by side on a wide screen; SVGs scale down to a phone
+WIDE = 880  # one chart across the page (metric pages)
+
+
+def _unvalidated(fn):
+    """Build a spec without Altair's schema validation of every object (most of the build's time at
+    scale). Validation only checks; the spec it returns is the same."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            with alt.utils.schemapi.debug_mode(False):
+                return fn(*args, **kwargs)
+        finally:
+            _ROWS.clear()
+    return wrapper
+
+
+# Altair deep-copies and converts inline rows at every step; specs are built around a one-row marker
+# instead and the rows put in place at the end (the spec is the same, built in a fraction of the time).
+_ROWS: list[list] = []
+_ROWS_KEY = "__flowsite_rows__"
+
+
+def _data(rows: list) -> alt.Data:
+    _ROWS.append(rows)
+    return alt.Data(values=[{_ROWS_KEY: len(_ROWS) - 1}])
+
+
+def _put_rows(node):
+    if isinstance(node, dict):
+        v = node.get("values")
+        if isinstance(v, list) and len(v) == 1 and isinstance(v[0], dict) and _ROWS_KEY in v[0]:
+            node["values"] = _ROWS[v[0][_ROWS_KEY]]
+        for child in node.values():
+            if isinstance(child, (dict, list)) and child is not v:
+                _put_rows(child)
+    elif isinstance(node, list):
+        for child in node:
+            if isinstance(child, (dict, list)):
+                _put_rows(child)
+    return node
 
 
 def _finish(chart: alt.TopLevelMixin, title: str, description: str) -> dict:
-    spec = chart.properties(title=title, description=description).to_dict(validate=False)
+    spec = _put_rows(chart.properties(title=title, description=description).to_dict(validate=False))
     spec["config"] = CONFIG
     spec.pop("$schema", None)
     return spec
 
 
+_TEMPLATES: dict[tuple, dict] = {}
+
+
+def _fill(node, datas: list[list]):
+    """A copy of a template with its row markers replaced by the rows of this chart."""
+    if isinstance(node, dict):
+        v = node.get("values")
+        if isinstance(v, list) and len(v) == 1 and isinstance(v[0], dict) and _ROWS_KEY in v[0]:
+            return {k: (datas[v[0][_ROWS_KEY]] if k == "values" else _fill(c, datas)) for k, c in node.items()}
+        return {k: _fill(c, datas) for k, c in node.items()}
+    if isinstance(node, list):
+        return [_fill(c, datas) for c in node]
+    return node
+
+
+def _templated(key: tuple, make, datas: list[list], title: str, description: str) -> dict:
+    """The spec `make(markers)` builds, made with Altair once per chart kind and `key` (everything
+    else that shapes it), then filled with this chart's rows, title and description: Altair costs
+    tens of milliseconds a chart, which hundreds of scorecards multiply."""
+    tpl = _TEMPLATES.get(key)
+    if tpl is None:
+        _ROWS.clear()
+        chart = make([_data([]) for _ in datas])
+        tpl = chart.properties(title="", description="").to_dict(validate=False)
+        tpl.pop("$schema", None)
+        _TEMPLATES[key] = tpl
+    spec = _fill(tpl, datas)
+    spec["title"], spec["description"], spec["config"] = title, description, CONFIG
+    return spec
+
+
+@_unvalidated
 def trend_spec(fig: Figure, vs_name: str) -> dict:
     """A figure over the window's periods, with its target as a rule."""
     rows = [{"period": p.period, "value": p.value, "n": p.n} for p in fig.trend]
-    base = alt.Chart(alt.Data(values=rows))
-    line = base.mark_line(point=True, color=PALETTE[0]).encode(
-        x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("value:Q", title=fig.unit or None),
-        tooltip=[alt.Tooltip("period:O", title="Period"), alt.Tooltip("value:Q", title=fig.name, format=",.2f"), alt.Tooltip("n:Q", title="n")],
-    )
-    layers = [line]
+    # The at-risk band: between the target and the point where a figure turns off track.
+    has_band = fig.target is not None and fig.at_risk is not None and fig.at_risk != fig.target
+    datas = [rows]
+    if has_band:
+        datas.append([{"lo": min(fig.target, fig.at_risk), "hi": max(fig.target, fig.at_risk)}])
     if fig.target is not None:
-        layers.append(alt.Chart(alt.Data(values=[{"target": fig.target}])).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="target:Q"))
+        datas.append([{"target": fig.target}])
+
+    def make(d):
+        line = alt.Chart(d[0]).mark_line(point=True, color=PALETTE[0]).encode(
+            x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y("value:Q", title=fig.unit or None),
+            tooltip=[alt.Tooltip("period:O", title="Period"), alt.Tooltip("value:Q", title=fig.name, format=",.2f"), alt.Tooltip("n:Q", title="n")],
+        )
+        layers = [line]
+        if has_band:
+            layers.insert(0, alt.Chart(d[1]).mark_rect(color="#d97706", opacity=0.14).encode(y="lo:Q", y2="hi:Q"))
+        if fig.target is not None:
+            layers.append(alt.Chart(d[-1]).mark_rule(strokeDash=[6, 4], color="#6b7280").encode(y="target:Q"))
+        return alt.layer(*layers).properties(width=WIDTH, height=180)
     values = ", ".join(f"{p.period}: {format_value(p.value, fig.unit, fig.decimals)}" for p in fig.trend)
     desc = f"{fig.name} for {vs_name} by period. {values}." + (f" Target {fig.target_display}." if fig.target is not None else "")
-    return _finish(alt.layer(*layers).properties(width=WIDTH, height=180), f"{fig.name} — {vs_name}", desc)
+    if has_band:
+        desc += f" The shaded band is at risk, up to {format_value(fig.at_risk, fig.unit, fig.decimals)}."
+    return _templated(("trend", fig.unit, fig.name, has_band, fig.target is not None), make, datas, f"{fig.name} — {vs_name}", desc)
 
 
+@_unvalidated
 def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[str, str], labels: list[str]) -> dict:
     """One metric across value streams and periods (rows: value_stream, period, value, n)."""
     rows = [{"value_stream": names.get(v, v), "period": p, "value": val, "n": n} for v, p, val, n in figures.select("value_stream", "period", "value", "n").iter_rows() if p in labels]
-    chart = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(
+    chart = alt.Chart(_data(rows)).mark_line(point=True).encode(
         x=alt.X("period:O", title=None, sort=labels, axis=alt.Axis(labelAngle=-40)),
         y=alt.Y("value:Q", title=unit or None),
         color=alt.Color("value_stream:N", title="Value stream"),
@@ -64,39 +154,46 @@ def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[
     )
     latest = {r["value_stream"]: r["value"] for r in rows if r["period"] == labels[-1]}
     desc = f"{metric_name} by value stream over {labels[0]} to {labels[-1]}. Latest: " + "; ".join(f"{k}: {format_value(v, unit)}" for k, v in sorted(latest.items())) + "."
-    return _finish(chart.properties(width=WIDTH, height=240), f"{metric_name} by value stream", desc)
+    return _finish(chart.properties(width=WIDE, height=260), f"{metric_name} by value stream", desc)
 
 
+@_unvalidated
 def flow_time_spec(days: list[float], vs_name: str, p50: float | None, p85: float | None) -> dict:
     rows = [{"days": round(d, 2)} for d in days]
-    hist = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
-        x=alt.X("days:Q", bin=alt.Bin(maxbins=30), title="flow time (days)"),
-        y=alt.Y("count():Q", title="items"),
-        tooltip=[alt.Tooltip("days:Q", bin=alt.Bin(maxbins=30), title="Days"), alt.Tooltip("count():Q", title="Items")],
-    )
-    layers = [hist]
     marks = [{"label": "p50", "days": p50}, {"label": "p85", "days": p85}]
     marks = [m for m in marks if m["days"] is not None]
-    if marks:
-        layers.append(alt.Chart(alt.Data(values=marks)).mark_rule(color="#b91c1c", strokeDash=[4, 3]).encode(x="days:Q", tooltip=["label:N", alt.Tooltip("days:Q", format=".1f")]))
+
+    def make(d):
+        hist = alt.Chart(d[0]).mark_bar(color=PALETTE[0]).encode(
+            x=alt.X("days:Q", bin=alt.Bin(maxbins=30), title="flow time (days)"),
+            y=alt.Y("count():Q", title="items"),
+            tooltip=[alt.Tooltip("days:Q", bin=alt.Bin(maxbins=30), title="Days"), alt.Tooltip("count():Q", title="Items")],
+        )
+        layers = [hist]
+        if marks:
+            layers.append(alt.Chart(d[1]).mark_rule(color="#b91c1c", strokeDash=[4, 3]).encode(x="days:Q", tooltip=["label:N", alt.Tooltip("days:Q", format=".1f")]))
+        return alt.layer(*layers).properties(width=WIDTH, height=180)
     desc = f"Distribution of flow time of {len(days)} items completed in the window for {vs_name}." + (f" Median {p50:.1f} days, 85th percentile {p85:.1f} days." if p50 is not None and p85 is not None else "")
-    return _finish(alt.layer(*layers).properties(width=WIDTH, height=180), f"Flow time distribution — {vs_name}", desc)
+    return _templated(("flow_time", bool(marks)), make, [rows, marks] if marks else [rows], f"Flow time distribution — {vs_name}", desc)
 
 
+@_unvalidated
 def cfd_spec(daily: list[dict], vs_name: str) -> dict:
     """Cumulative flow: per day, items done (cumulative) and in progress, stacked."""
-    chart = alt.Chart(alt.Data(values=daily)).mark_area().encode(
-        x=alt.X("day:T", title=None),
-        y=alt.Y("items:Q", stack=True, title="items"),
-        color=alt.Color("state:N", sort=["in progress", "done"], scale=alt.Scale(domain=["in progress", "done"], range=[PALETTE[1], PALETTE[2]]), title=None),
-        order=alt.Order("order:Q"),
-        tooltip=[alt.Tooltip("day:T"), "state:N", "items:Q"],
-    )
+    def make(d):
+        return alt.Chart(d[0]).mark_area().encode(
+            x=alt.X("day:T", title=None),
+            y=alt.Y("items:Q", stack=True, title="items"),
+            color=alt.Color("state:N", sort=["in progress", "done"], scale=alt.Scale(domain=["in progress", "done"], range=[PALETTE[1], PALETTE[2]]), title=None),
+            order=alt.Order("order:Q"),
+            tooltip=[alt.Tooltip("day:T"), "state:N", "items:Q"],
+        ).properties(width=WIDTH, height=200)
     last = {r["state"]: r["items"] for r in daily[-2:]} if daily else {}
     desc = f"Cumulative flow diagram for {vs_name}: completed items accumulate, the band above is work in progress." + (f" At the end: {last.get('done', 0)} done, {last.get('in progress', 0)} in progress." if last else "")
-    return _finish(chart.properties(width=WIDTH, height=200), f"Cumulative flow — {vs_name}", desc)
+    return _templated(("cfd",), make, [daily], f"Cumulative flow — {vs_name}", desc)
 
 
+@_unvalidated
 def distribution_spec(actual: dict[str, float | None], intended: dict[str, float], vs_name: str) -> dict:
     rows = []
     for t in ("feature", "defect", "risk", "debt"):
@@ -104,31 +201,37 @@ def distribution_spec(actual: dict[str, float | None], intended: dict[str, float
             rows.append({"type": t, "mix": "delivered", "share": round(actual[t], 1)})
         if t in intended:
             rows.append({"type": t, "mix": "investment target", "share": round(intended[t] * 100, 1)})
-    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-        y=alt.Y("type:N", title=None, sort=["feature", "defect", "risk", "debt"]),
-        yOffset=alt.YOffset("mix:N"),
-        x=alt.X("share:Q", title="% of completed items", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("mix:N", title=None, scale=alt.Scale(domain=["delivered", "investment target"], range=[PALETTE[0], "#9ca3af"])),
-        tooltip=["type:N", "mix:N", alt.Tooltip("share:Q", format=".1f")],
-    )
+    def make(d):
+        return alt.Chart(d[0]).mark_bar().encode(
+            y=alt.Y("type:N", title=None, sort=["feature", "defect", "risk", "debt"]),
+            yOffset=alt.YOffset("mix:N"),
+            x=alt.X("share:Q", title="% of completed items", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("mix:N", title=None, scale=alt.Scale(domain=["delivered", "investment target"], range=[PALETTE[0], "#9ca3af"])),
+            tooltip=["type:N", "mix:N", alt.Tooltip("share:Q", format=".1f")],
+        ).properties(width=WIDTH, height=200)
     desc = f"Flow distribution of {vs_name} against its investment mix: " + "; ".join(f"{r['type']} {r['mix']} {r['share']}%" for r in rows) + "."
-    return _finish(chart.properties(width=WIDTH, height=200), f"Flow distribution vs investment — {vs_name}", desc)
+    return _templated(("distribution",), make, [rows], f"Flow distribution vs investment — {vs_name}", desc)
 
 
+@_unvalidated
 def tier_spec(card: Scorecard, benchmark_title: str) -> dict:
     order = ["low", "medium", "high", "elite"]
     rows = [{"metric": f.name, "tier": f.tier, "value": f.display if f.window_value is None else format_value(f.window_value, f.unit, f.decimals)} for f in card.figures if f.tier]
-    chart = alt.Chart(alt.Data(values=rows)).mark_point(filled=True, size=220).encode(
-        x=alt.X("tier:N", sort=order, scale=alt.Scale(domain=order), title=f"tier ({benchmark_title})"),
-        y=alt.Y("metric:N", title=None),
-        color=alt.Color("tier:N", scale=alt.Scale(domain=list(TIER_COLORS), range=list(TIER_COLORS.values())), legend=None),
-        shape=alt.Shape("tier:N", scale=alt.Scale(domain=order, range=["cross", "triangle-down", "square", "circle"]), legend=None),
-        tooltip=["metric:N", "tier:N", alt.Tooltip("value:N", title="window value")],
-    )
+    height = 30 * max(len(rows), 1) + 20
+
+    def make(d):
+        return alt.Chart(d[0]).mark_point(filled=True, size=220).encode(
+            x=alt.X("tier:N", sort=order, scale=alt.Scale(domain=order), title=f"tier ({benchmark_title})", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("metric:N", title=None),
+            color=alt.Color("tier:N", scale=alt.Scale(domain=list(TIER_COLORS), range=list(TIER_COLORS.values())), legend=None),
+            shape=alt.Shape("tier:N", scale=alt.Scale(domain=order, range=["cross", "triangle-down", "square", "circle"]), legend=None),
+            tooltip=["metric:N", "tier:N", alt.Tooltip("value:N", title="window value")],
+        ).properties(width=WIDE, height=height)
     desc = f"DORA tiers of {card.name} under {benchmark_title}: " + "; ".join(f"{r['metric']} {r['tier']}" for r in rows) + "."
-    return _finish(chart.properties(width=WIDTH, height=30 * max(len(rows), 1) + 20), f"DORA performance tiers — {card.name}", desc)
+    return _templated(("tiers", benchmark_title, height), make, [rows], f"DORA performance tiers — {card.name}", desc)
 
 
+@_unvalidated
 def vsm_spec(card: Scorecard) -> dict:
     m = card.map
     bottleneck = m.bottleneck.name if m.bottleneck else None
@@ -136,24 +239,25 @@ def vsm_spec(card: Scorecard) -> dict:
     for i, s in enumerate(m.steps):
         label = f"{i + 1}. {s.name}" + (" (bottleneck)" if s.name == bottleneck else "")
         rows.append({"step": label, "part": "process", "hours": round(s.process_hours, 2), "order": 0})
-        rows.append({"step": label, "part": "wait", "hours": round(s.wait_hours, 2), "order": 1})
+        # The bottleneck's wait gets its own colour and legend entry, besides the label.
+        rows.append({"step": label, "part": "wait at the bottleneck" if s.name == bottleneck else "wait", "hours": round(s.wait_hours, 2), "order": 1})
     steps = [r["step"] for r in rows[::2]]
-    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+    chart = alt.Chart(_data(rows)).mark_bar().encode(
         y=alt.Y("step:N", sort=steps, title=None),
         x=alt.X("hours:Q", stack=True, title="hours"),
-        color=alt.Color("part:N", scale=alt.Scale(domain=["process", "wait"], range=[PALETTE[2], "#d1d5db"]), title=None),
+        color=alt.Color("part:N", scale=alt.Scale(domain=["process", "wait", "wait at the bottleneck"], range=[PALETTE[2], "#cbd5e1", "#ef4444"]), title=None),
         order=alt.Order("order:Q"),
         tooltip=["step:N", "part:N", alt.Tooltip("hours:Q", format=".1f")],
     )
     desc = f"Value stream map of {card.name}: " + "; ".join(f"{s.name}: {s.process_hours:.1f} h process, {s.wait_hours:.1f} h wait" for s in m.steps) + (f". Bottleneck: {bottleneck}." if bottleneck else ".")
-    return _finish(chart.properties(width=WIDTH, height=28 * len(m.steps) + 20), f"Value stream map — {card.name}", desc)
+    return _finish(chart.properties(width=WIDE, height=28 * len(m.steps) + 20), f"Value stream map — {card.name}", desc)
 
 
 @lru_cache(maxsize=4096)
 def _svg(spec_json: str) -> str:
-    import vl_convert as vlc
+    from .cache import render_svg
 
-    return vlc.vegalite_to_svg(json.loads(spec_json))
+    return render_svg(spec_json)
 
 
 def to_svg(spec: dict) -> str:

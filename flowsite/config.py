@@ -98,6 +98,24 @@ CUSTOM_TIER = s.Section(
     "Tier bounds for one metric: higher-is-better metrics need value >= bound, lower-is-better value <= bound.",
 )
 
+CUSTOM_METRIC = s.Section(
+    {
+        "id": s.Str("Metric id used in URLs, targets and data (lowercase letters, digits, - and _); must differ from the built-in ids.", required=True, pattern=SLUG, pattern_help="a lowercase id (letters, digits, - and _)"),
+        "name": s.Str("Display name; defaults to the id."),
+        "description": s.Str("The definition shown on the metric's page.", default=""),
+        "group": s.Choice("Scorecard section the figure appears in.", choices=["outcomes", "flow", "delivery", "culture", "vsm"], default="delivery"),
+        "sql": s.Str("A polars SQL query over the canonical datasets (tables named `work_items`, `deployments`, ...). It returns `value_stream`, `value` and either `period` (a period label such as 2026-10, or `window`) with `n`, or a timestamp column whose rows are bucketed into periods with `aggregate`.", required=True),
+        "unit": s.Str("Unit shown after the value (e.g. `%`, `hours`, `per week`).", default=""),
+        "direction": s.Choice("Whether higher or lower is better (leave out when neither is).", choices=["higher", "lower"]),
+        "target": s.Float("Target value (project-wide; `targets:` and a value stream's `targets:` override it)."),
+        "at_risk": s.Float("Threshold between at-risk and off-track. Defaults to 10% beyond the target."),
+        "decimals": s.Int("Decimals shown.", min=0, max=6, default=1),
+        "statistic": s.Str("How the figure is computed, in a few words (shown on the metric page).", default="custom SQL"),
+        "aggregate": s.Choice("How rows with a timestamp column are combined per value stream and period (`n` is the row count).", choices=["sum", "mean", "median", "min", "max", "count", "p85", "p95"], default="sum"),
+    },
+    "A metric defined as SQL in the project (metrics as code).",
+)
+
 SCHEMA = s.Section(
     {
         "name": s.Str("Organisation or project name shown in the site header.", required=True),
@@ -116,9 +134,20 @@ SCHEMA = s.Section(
         "statuses": s.MapOf(s.ListOf(s.Str(), allow_single=True), "Status category (new, waiting, active, done, canceled) -> tracker statuses.", keys=list(STATUS_CATEGORIES)),
         "types": s.MapOf(s.ListOf(s.Str(), allow_single=True), "Flow item type (feature, defect, risk, debt) -> tracker issue types.", keys=list(FLOW_TYPES)),
         "targets": s.MapOf(TARGET, "Project-wide targets per metric id (e.g. `lead_time: {target: 24}`)."),
+        "metrics": s.ListOf(CUSTOM_METRIC, "Your own metrics as SQL over the canonical datasets; they appear on scorecards and metric pages like the built-in ones."),
         "pages": s.Str("Folder of markdown narrative pages.", default="pages"),
         "theme": s.Section({"custom_dir": s.Str("Folder whose templates and static files override the built-in theme.")}, "Theme overrides."),
         "markdown": s.Section({"html": s.Bool("Allow raw HTML in markdown pages (sanitised).", default=False)}, "Markdown options."),
+        "dbt": s.Section(
+            {
+                "project": s.Str("Folder of the dbt project (holding dbt_project.yml), relative to the flowsite project; `dbt: folder` is short for `dbt: {project: folder}`."),
+                "target": s.Str("dbt target (output of the profile) whose relations to read; defaults to the profile's `target`."),
+                "profiles_dir": s.Str("Folder holding profiles.yml; defaults to $DBT_PROFILES_DIR, the dbt project folder, then ~/.dbt."),
+                "exposures": s.Str("File `flowsite dbt-exposures` writes, relative to the dbt project.", default="models/flowsite_exposures.yml"),
+            },
+            "A dbt project whose models feed datasets named with `dbt_ref` (run `dbt build` first).",
+            shorthand="project",
+        ),
         "site": s.Section(
             {
                 "title": s.Str("Site title; defaults to `name`."),
@@ -173,6 +202,21 @@ class Target:
 
 
 @dataclass(frozen=True)
+class CustomMetric:
+    id: str
+    name: str
+    description: str
+    group: str
+    sql: str
+    unit: str
+    direction: str | None
+    decimals: int
+    statistic: str
+    aggregate: str
+    sql_line: int | None = None  # line of `sql:` in flowsite.yml, for error messages
+
+
+@dataclass(frozen=True)
 class Kpi:
     id: str
     name: str
@@ -194,6 +238,16 @@ class ValueStream:
     targets: dict[str, Target]
     map: str | None
     match: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class DbtProject:
+    """The `dbt:` section: where the dbt project is and which target's relations to read."""
+
+    project_dir: Path
+    target: str | None
+    profiles_dir: Path | None
+    exposures: str
 
 
 @dataclass(frozen=True)
@@ -224,6 +278,8 @@ class Config:
     output_dir: Path
     warnings: tuple[Problem, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    dbt: DbtProject | None = None
+    metrics: tuple[CustomMetric, ...] = ()
 
     def resolve(self, relative: str) -> Path:
         """A path from the config, relative to the project folder."""
@@ -243,18 +299,38 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader; we compose nodes ourselves to keep line numbers per key."""
 
 
-def _to_python(node: yaml.Node, loader: yaml.SafeLoader, path: str, lines: dict[str, int]) -> Any:
+MAX_YAML_NODES = 200_000  # aliases can expand a few lines into billions of values ("billion laughs")
+
+
+class _YamlShape(Exception):
+    """A YAML document that parses but that no config could mean (reported as a ConfigError)."""
+
+    def __init__(self, message: str, line: int, hint: str | None = None):
+        super().__init__(message)
+        self.line, self.hint = line, hint
+
+
+def _to_python(node: yaml.Node, loader: yaml.SafeLoader, path: str, lines: dict[str, int], budget: list[int] | None = None) -> Any:
+    budget = budget if budget is not None else [MAX_YAML_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _YamlShape(f"expected a config, got more than {MAX_YAML_NODES} values once aliases are expanded", node.start_mark.line + 1, "remove the nested aliases (&name / *name)")
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (list, dict, set)):
+                raise _YamlShape(f"expected a plain key, got {s.describe(key)}", line, "quote the key or remove the brackets")
+            if key in out:
+                raise _YamlShape(f"duplicate key {key!r} (also on line {lines.get(s.join(path, str(key)), '?')})", line, "keep one of them; YAML would silently use the last")
             sub = s.join(path, str(key))
-            lines[sub] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, loader, sub, lines)
+            lines[sub] = line
+            out[key] = _to_python(value_node, loader, sub, lines, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, loader, s.join(path, i), lines) for i, v in enumerate(node.value)]
+        return [_to_python(v, loader, s.join(path, i), lines, budget) for i, v in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
@@ -270,8 +346,9 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[str, in
     except OSError as exc:
         raise ConfigError(problems=[Problem(f"cannot read: {exc.strerror}", file=display)]) from None
     lines: dict[str, int] = {}
-    loader = _LineLoader(text)
+    loader = None
     try:
+        loader = _LineLoader(text)  # the reader rejects NULs and other unprintable characters here
         node = loader.get_single_node()
         data = _to_python(node, loader, "", lines) if node is not None else None
     except yaml.YAMLError as exc:
@@ -279,8 +356,11 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[str, in
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(problems=[Problem(f"invalid YAML: {problem}", file=display, line=line, hint="check indentation and quoting around this line")]) from None
+    except _YamlShape as exc:
+        raise ConfigError(problems=[Problem(str(exc), file=display, line=exc.line, hint=exc.hint)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
@@ -342,8 +422,20 @@ def _cross_checks(c: dict, ctx: s.Context, project_dir: Path) -> None:
             ctx.error(f"sources.{name}", "expected one of path, duckdb, dbt_ref or postgres, got none", hint=f"e.g. `{name}: data/{name}.csv`")
         if src.get("duckdb") and not (src.get("table") or src.get("query")):
             ctx.error(f"sources.{name}.duckdb", "expected `table` or `query` beside `duckdb`")
+        if src.get("postgres") and not (src.get("table") or src.get("query")):
+            ctx.error(f"sources.{name}.postgres", "expected `table` or `query` beside `postgres`")
+        if src.get("dbt_ref") and not c.get("dbt", {}).get("project"):
+            ctx.error(f"sources.{name}.dbt_ref", "expected a top-level `dbt:` section naming the dbt project", hint="add `dbt: {project: path/to/dbt_project}`")
+    if {k for k, v in c.get("dbt", {}).items() if v is not None} - {"exposures"} and not c["dbt"].get("project"):
+        ctx.error("dbt.project", "expected the folder of the dbt project, got nothing", hint="e.g. `dbt: {project: warehouse}`")
     if c.get("benchmark") == "custom" and not c.get("benchmark_thresholds"):
         ctx.error("benchmark_thresholds", "expected tier bounds when benchmark is custom, got none", hint="e.g. benchmark_thresholds: {lead_time: {elite: 24, high: 168, medium: 720}}")
+    metric_ids: set[str] = set()
+    for i, m in enumerate(c.get("metrics", [])):
+        if m.get("id") in metric_ids:
+            ctx.error(f"metrics[{i}].id", f"expected a unique metric id, got {m.get('id')!r} a second time")
+        metric_ids.add(m.get("id"))
+        m["sql_line"] = ctx.line(f"metrics[{i}].sql")
     mapped: dict[str, str] = {}
     for cat, names in c.get("statuses", {}).items():
         for n in names:
@@ -428,7 +520,8 @@ def _build(c: dict, config_file: Path, project_dir: Path, warnings: tuple[Proble
         value_streams=tuple(vss),
         statuses=statuses,
         types=types,
-        targets={m: Target(**t) for m, t in c.get("targets", {}).items()},
+        targets={**{m["id"]: Target(m["target"], None, m.get("at_risk")) for m in c.get("metrics", []) if m.get("target") is not None},
+                 **{m: Target(**t) for m, t in c.get("targets", {}).items()}},
         pages_dir=(project_dir / c["pages"]).resolve(),
         theme_dir=(project_dir / theme["custom_dir"]).resolve() if theme.get("custom_dir") else None,
         markdown_html=c.get("markdown", {}).get("html", False),
@@ -437,4 +530,15 @@ def _build(c: dict, config_file: Path, project_dir: Path, warnings: tuple[Proble
         output_dir=(project_dir / site.get("output", "site")).resolve(),
         warnings=warnings,
         raw=raw,
+        dbt=DbtProject(
+            project_dir=(project_dir / c["dbt"]["project"]).resolve(),
+            target=c["dbt"].get("target"),
+            profiles_dir=(project_dir / c["dbt"]["profiles_dir"]).resolve() if c["dbt"].get("profiles_dir") else None,
+            exposures=c["dbt"]["exposures"],
+        ) if c.get("dbt", {}).get("project") else None,
+        metrics=tuple(
+            CustomMetric(m["id"], m.get("name") or m["id"], m.get("description", ""), m["group"], m["sql"], m.get("unit", ""), m.get("direction"),
+                         m["decimals"], m["statistic"], m["aggregate"], m.get("sql_line"))
+            for m in c.get("metrics", [])
+        ),
     )

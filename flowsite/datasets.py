@@ -42,7 +42,7 @@ DATASETS: dict[str, Dataset] = {
         Dataset("work_items", ("id", "type", "value_stream", "created_at"), ("title", "started_at", "completed_at", "canceled_at", "points"), "Tracker items (features, defects, risks, debts)."),
         Dataset("status_changes", ("item_id", "status", "changed_at"), (), "Every status transition of a work item."),
         Dataset("deployments", ("id", "value_stream", "finished_at"), ("environment", "result", "commit_sha", "started_at", "is_rework"), "Deployments, any environment and result."),
-        Dataset("changes", ("id", "value_stream", "first_commit_at"), ("merged_at", "deployed_at", "deployment_id", "commit_sha"), "Changes (pull/merge requests or commits) and where they shipped."),
+        Dataset("changes", ("id", "value_stream", "first_commit_at"), ("opened_at", "merged_at", "deployed_at", "deployment_id", "commit_sha"), "Changes (pull/merge requests or commits) and where they shipped."),
         Dataset("incidents", ("id", "value_stream", "created_at"), ("resolved_at", "caused_by_deployment", "severity"), "Production incidents."),
         Dataset("survey_responses", ("value_stream", "submitted_at") + tuple(i for i, _ in WESTRUM_ITEMS), ("respondent", "team"), "Westrum culture survey answers on the 1-7 scale."),
         Dataset("kpis", ("value_stream", "kpi", "date", "value"), (), "Business KPI observations."),

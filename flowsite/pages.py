@@ -16,6 +16,7 @@ import nh3
 import yaml
 from markdown_it import MarkdownIt
 
+from ._schema import CONTROL
 from .errors import BuildError, Problem
 
 SHORTCODE = re.compile(r"\[\[(figure|chart)\s+([A-Za-z0-9_.-]+)\s+([A-Za-z0-9_.-]+)\]\]")
@@ -76,7 +77,16 @@ def load_pages(pages_dir: Path, *, allow_html: bool = False, shown_root: Path | 
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise BuildError(problems=[Problem("expected UTF-8 text", file=shown, hint="save the page as UTF-8")]) from None
+        except OSError as exc:
+            raise BuildError(problems=[Problem(f"cannot read: {exc.strerror}", file=shown)]) from None
+        bad = CONTROL.search(text)
+        if bad:
+            line = text[: bad.start()].count("\n") + 1
+            raise BuildError(problems=[Problem(f"expected text without control characters, got {bad.group()!r}", file=shown, line=line, hint="remove the invisible character; an editor's 'show invisibles' finds it")])
         meta, body, _ = _front_matter(text, shown)
+        for key, value in meta.items():
+            if isinstance(value, str) and CONTROL.search(value):  # YAML escapes such as "\0"
+                raise BuildError(problems=[Problem(f"expected text without control characters, got {value!r}", file=shown, key=str(key))])
         slug = str(meta.get("slug") or slug_of(path))
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
             raise BuildError(problems=[Problem(f"expected a slug of lowercase letters, digits and -, got {slug!r}", file=shown, key="slug")])

@@ -4,6 +4,15 @@ A build works in a staging folder beside OUT that starts as a hard-linked copy o
 new files there (never into a linked file), and swaps it into place when complete. A failed, killed
 or concurrent build leaves OUT exactly as it was. Files are written through `write_bytes`, which
 unlinks first, so a hard link shared with the published site is never modified in place.
+
+One build per OUT at a time (a lock file beside OUT; a second build waits, then fails clearly). A
+build that read OUT before taking the lock passes what it read as `expect`, and fails instead of
+publishing over a version another build added meanwhile. A build killed at any point leaves OUT
+as it was; the next one finishes or undoes a half-done swap and removes stale staging folders.
+
+Test hook: FLOWSITE_TEST_PAUSE_AT=<stage> makes `pause_point(stage)` print "paused at <stage>" to
+stderr and sleep (FLOWSITE_TEST_PAUSE_SECONDS, default 60; SIGUSR1 resumes), so a test can SIGKILL
+the build there. Stages: waiting (lock busy), staged, written, swapped (see `transaction`).
 """
 from __future__ import annotations
 
@@ -14,15 +23,40 @@ import errno
 import fcntl
 import os
 import shutil
+import signal
+import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from .errors import BuildError, Problem
 
 STAGING_PREFIX = ".flowsite-staging-"
 OLD_PREFIX = ".flowsite-old-"
 RENAME_EXCHANGE = 2
+
+
+def pause_point(stage: str) -> None:
+    """Sleep here when FLOWSITE_TEST_PAUSE_AT names this stage (crash-safety tests kill the build).
+
+    SIGUSR1 ends the pause early, so a test can hold a build at a stage and then let it go on.
+    """
+    if os.environ.get("FLOWSITE_TEST_PAUSE_AT") != stage:
+        return
+    resumed: list[bool] = []
+    signal.signal(signal.SIGUSR1, lambda *_: resumed.append(True))
+    print(f"paused at {stage}", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + float(os.environ.get("FLOWSITE_TEST_PAUSE_SECONDS", "60"))
+    while not resumed and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def safe_relpath(rel: str) -> str:
+    """A relative path that stays inside its folder; anything else is refused before it is joined."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel or any(p in ("", ".", "..") for p in parts):
+        raise BuildError(problems=[Problem(f"refusing to write {rel!r}: it would leave the output folder", hint="an id from the data or config is not a plain name; this is a bug if flowsite accepted it")])
+    return rel
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -81,6 +115,9 @@ def check_output_dir(out: Path, project_dir: Path | None = None, data_dirs: list
         if out == d or out.is_relative_to(d):
             raise BuildError(problems=[Problem(f"the output folder is inside the data folder {d.name}/", file=str(out), hint="write the site outside the data folder, e.g. --out site")])
     parent = out.parent
+    blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BuildError(problems=[Problem(f"cannot create the output's parent folder: {blocker} is a file", file=str(out), hint="choose another --out")])
     if not parent.exists():
         try:
             parent.mkdir(parents=True)
@@ -91,36 +128,37 @@ def check_output_dir(out: Path, project_dir: Path | None = None, data_dirs: list
 
 
 def recover(out: Path) -> None:
-    """Finish or undo a swap that a killed build left half done, and clear stale staging folders."""
+    """Finish or undo a swap that a killed build left half done, and clear stale staging folders.
+
+    Call only while holding `lock(out)`: then no other build is using these folders, so every
+    staging or old folder of OUT is a leftover (a PID check would be fooled by PID reuse).
+    """
     parent = out.parent
     if not parent.exists():
         return
     olds = sorted(parent.glob(f"{OLD_PREFIX}{out.name}-*"))
     if not out.exists() and olds:
+        # Killed between the two renames of the fallback swap: put the previous site back.
         os.rename(olds[-1], out)
         olds = olds[:-1]
     for p in olds + sorted(parent.glob(f"{STAGING_PREFIX}{out.name}-*")):
-        pid = p.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-            continue
         remove_tree(p)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
-def lock(out: Path, wait_seconds: float = 30.0) -> Iterator[None]:
-    """One build per output folder: a second one waits, then fails with a clear message."""
+def lock(out: Path, wait_seconds: float | None = None) -> Iterator[None]:
+    """One build per output folder: a second one waits (FLOWSITE_LOCK_WAIT seconds, default 30), then fails clearly."""
+    if wait_seconds is None:
+        try:
+            wait_seconds = float(os.environ.get("FLOWSITE_LOCK_WAIT", "30"))
+        except ValueError:
+            raise BuildError(problems=[Problem(f"expected a number of seconds, got {os.environ['FLOWSITE_LOCK_WAIT']!r}", key="FLOWSITE_LOCK_WAIT")]) from None
+    waited = False
     path = out.parent / f".{out.name}.flowsite.lock"
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:
+        raise BuildError(problems=[Problem(f"cannot create the lock file beside the output folder: {exc.strerror}", file=str(path), hint="check permissions or choose another --out")]) from None
     deadline = time.monotonic() + wait_seconds
     try:
         while True:
@@ -130,38 +168,73 @@ def lock(out: Path, wait_seconds: float = 30.0) -> Iterator[None]:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
+                if not waited:
+                    waited = True
+                    pause_point("waiting")
                 if time.monotonic() >= deadline:
-                    raise BuildError(problems=[Problem(f"another flowsite build is writing this output folder (waited {wait_seconds:.0f} s)", file=str(out), hint="wait for it to finish, or build into another --out")]) from None
+                    raise BuildError(problems=[Problem(f"another flowsite build is writing this output folder (waited {wait_seconds:g} s)", file=str(out), hint="wait for it to finish, or build into another --out")]) from None
                 time.sleep(0.2)
         yield
     finally:
         os.close(fd)
 
 
+def _changed(out: Path, expect: Mapping[str, bytes | None]) -> list[str]:
+    changed = []
+    for rel, before in sorted(expect.items()):
+        p = out / rel
+        now = p.read_bytes() if p.is_file() else None
+        if now != before:
+            changed.append(rel)
+    return changed
+
+
+def read_state(out: Path, *names: str) -> dict[str, bytes | None]:
+    """The current bytes of files in OUT (None when absent), to pass as `transaction(expect=...)`."""
+    return {n: ((out / n).read_bytes() if (out / n).is_file() else None) for n in names}
+
+
 @contextlib.contextmanager
-def transaction(out: Path, *, wait_seconds: float = 30.0) -> Iterator[Path]:
-    """Yield a staging folder holding a copy of OUT; on success it becomes OUT atomically."""
+def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping[str, bytes | None] | None = None) -> Iterator[Path]:
+    """Yield a staging folder holding a copy of OUT; on success it becomes OUT atomically.
+
+    `expect`: files of OUT as the caller read them before the lock; if another build changed any
+    of them meanwhile, fail rather than publish a site built from a stale view.
+    """
     out = out.resolve()
     with lock(out, wait_seconds):
-        recover(out)
-        staging = out.parent / f"{STAGING_PREFIX}{out.name}-{os.getpid()}"
-        remove_tree(staging)
         try:
+            recover(out)
+            changed = _changed(out, expect or {})
+            if changed:
+                raise BuildError(problems=[Problem(f"another build published to this output folder while this one was running ({', '.join(changed)} changed); nothing was written", file=str(out), hint="run the build again")])
+            staging = out.parent / f"{STAGING_PREFIX}{out.name}-{os.getpid()}"
+            remove_tree(staging)
             if out.exists():
                 link_tree(out, staging)
             else:
                 staging.mkdir(parents=True)
+        except OSError as exc:
+            raise BuildError(problems=[Problem(f"cannot prepare the output folder: {exc.strerror or exc}", file=str(out))]) from None
+        pause_point("staged")
+        try:
             yield staging
-        except BaseException:
-            remove_tree(staging)
-            raise
-        if out.exists():
-            if _exchange(staging, out):
-                remove_tree(staging)  # now holds the previous site
+            pause_point("written")
+            if out.exists():
+                if _exchange(staging, out):
+                    pause_point("swapped")
+                    remove_tree(staging)  # now holds the previous site
+                else:
+                    old = out.parent / f"{OLD_PREFIX}{out.name}-{os.getpid()}"
+                    os.rename(out, old)
+                    pause_point("half-swapped")
+                    os.rename(staging, out)
+                    remove_tree(old)
             else:
-                old = out.parent / f"{OLD_PREFIX}{out.name}-{os.getpid()}"
-                os.rename(out, old)
                 os.rename(staging, out)
-                remove_tree(old)
-        else:
-            os.rename(staging, out)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                recover(out)  # undo a half-done swap and drop our staging folder
+            if isinstance(exc, OSError):
+                raise BuildError(problems=[Problem(f"cannot write the output folder: {exc.strerror or exc}", file=str(exc.filename or out))]) from None
+            raise

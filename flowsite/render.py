@@ -6,23 +6,29 @@ rendered to inline SVG here and their specs saved beside the pages for the inter
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from markupsafe import Markup, escape
 
-from . import __version__, charts
+from . import __version__, charts, plugins
+from .cache import ChartRenderer
 from .config import Config
 from .errors import BuildError, Problem
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricResults
-from .pages import Page, expand_shortcodes
+from .pages import SHORTCODE, Page, expand_shortcodes
 from .scorecard import Figure, Scorecard, SiteModel, Status, format_value
+from .vega_bundle import ASSET, vega_bundle
 
+SVG_TOKEN = re.compile(rb"\x00svg:([0-9a-f]{64})\x00")
 BUILTIN = Path(str(resources.files("flowsite") / "themes" / "default"))
 CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
@@ -53,6 +59,14 @@ def load_theme(config: Config) -> Theme:
     return Theme(tuple(dirs))
 
 
+def metric_page(metric: str) -> str | None:
+    """The id of the metric page a figure links to: its own, its parent's (percentiles, shares), or none (KPIs)."""
+    mdef = CATALOGUE.get(metric)
+    if mdef is None:
+        return None
+    return mdef.parent or mdef.id
+
+
 def environment(theme: Theme) -> Environment:
     loaders = [FileSystemLoader(str(d / "templates")) for d in theme.dirs]
     # `default:page.html` always names the built-in template, so an override can extend it.
@@ -61,6 +75,7 @@ def environment(theme: Theme) -> Environment:
     env.filters["fmt"] = lambda v, unit="", decimals=1: format_value(v, unit, decimals)
     env.filters["tojson_attr"] = lambda v: json.dumps(v, sort_keys=True)
     env.globals["GROUPS"] = GROUPS
+    env.globals["metric_page"] = metric_page
     env.globals["Status"] = Status
     return env
 
@@ -75,21 +90,27 @@ class Renderer:
         self.search: list[dict] = []
         self.known_versions = known_versions
         self.names = {c.id: c.name for c in model.scorecards}
+        self.svg = ChartRenderer()
+        self._wi_parts: dict[str, pl.DataFrame] | None = None
 
     # ---- helpers -------------------------------------------------------------------------
     def chart(self, spec: dict, root: str) -> Markup:
         cid = charts.chart_id(spec)
         path = f"charts/{cid}.json"
+        spec_json = json.dumps(spec, sort_keys=True, default=str)
         if path not in self.files:
-            self.files[path] = (json.dumps(spec, sort_keys=True, default=str) + "\n").encode()
-        svg = charts.to_svg(spec)
+            self.files[path] = (spec_json + "\n").encode()
+        # A token now, the SVG once every chart is rendered (cached or in parallel): see _fill_charts.
+        svg = f"\x00svg:{self.svg.add(spec_json)}\x00"
         title = spec.get("title", "")
         desc = spec.get("description", "")
+        # The SVG carries the visible title; the caption names it for screen readers and holds the
+        # description as text anyone can open (and the button the script reveals).
         return Markup(
-            f'<figure class="chart" data-spec="{escape(root + path)}" id="{cid}">'
+            f'<figure class="chart" data-spec="{escape(root + path)}" id="{cid}" aria-label="{escape(title)}">'
             f'<div class="chart-svg" role="img" aria-label="{escape(desc)}">{svg}</div>'
-            f'<figcaption><span class="chart-title">{escape(title)}</span>'
-            f'<button type="button" class="chart-interactive" hidden>Interactive</button></figcaption></figure>'
+            f'<figcaption><details><summary>Chart as text</summary><p>{escape(desc)}</p></details>'
+            f'<button type="button" class="chart-interactive" aria-label="Interactive view of {escape(title)}" hidden>Interactive</button></figcaption></figure>'
         )
 
     def render(self, template: str, path: str, **ctx: Any) -> None:
@@ -101,12 +122,13 @@ class Renderer:
             raise BuildError(problems=[Problem(f"template not found: {exc.name}", hint="check theme.custom_dir and the template name")]) from None
         except TemplateSyntaxError as exc:
             raise BuildError(problems=[Problem(f"template syntax error: {exc.message}", file=exc.filename or exc.name, line=exc.lineno)]) from None
-        html = tpl.render(
+        context = dict(
             site=self.model, config=self.config, version=self.version, version_title=self.version_title, root=root, path=path,
             pages=self.pages, flowsite_version=__version__, csp=CSP, known_versions=self.known_versions,
             canonical=(self.config.base_url.rstrip("/") + f"/{self.version}/" + path.removesuffix("index.html")) if self.config.base_url else None,
             sparkline=self.sparkline, **ctx,
         )
+        html = tpl.render(**plugins.chain("on_page_context", context, config=self.config, template=template, path=path))
         self.files[path] = html.encode("utf-8")
 
     def sparkline(self, fig: Figure) -> Markup:
@@ -115,18 +137,19 @@ class Renderer:
         return Markup(charts.sparkline(values, label=label))
 
     # ---- pages ---------------------------------------------------------------------------
-    def scorecard_charts(self, card: Scorecard, root: str) -> dict[str, Markup]:
-        out: dict[str, Markup] = {}
-        wi = self.results.drilldown.get("work_items")
+    def scorecard_charts(self, card: Scorecard, root: str) -> dict[str, Markup | None]:
+        # Every key present (None = no chart), so templates under StrictUndefined can test any of them.
+        out: dict[str, Markup | None] = dict.fromkeys(("flow_time", "cfd", "distribution", "tiers", "vsm"))
+        wi = self._stream_items(card.id)
         if wi is not None:
             period_start = self.results.periods[0].start
-            done = wi.filter((pl.col("value_stream") == card.id) & pl.col("done_at").is_not_null() & (pl.col("done_at") >= period_start))
+            done = wi.filter(pl.col("done_at").is_not_null() & (pl.col("done_at") >= period_start))
             days = done.get_column("flow_time_days").drop_nulls().to_list()
             if days:
                 ft = card.figure("flow_time")
                 p85 = card.figure("flow_time_p85")
                 out["flow_time"] = self.chart(charts.flow_time_spec(days, card.name, ft.window_value if ft else None, p85.window_value if p85 else None), root)
-            daily = self._cfd_rows(wi.filter(pl.col("value_stream") == card.id))
+            daily = self._cfd_rows(wi)
             if daily:
                 out["cfd"] = self.chart(charts.cfd_spec(daily, card.name), root)
         actual = {t: (f.window_value if (f := card.figure(f"flow_distribution_{t}")) else None) for t in ("feature", "defect", "risk", "debt")}
@@ -144,15 +167,26 @@ class Renderer:
         tz = self.config.timezone
         start = self.results.periods[0].start
         days = pl.date_range(start.date(), self.results.as_of, "1w", eager=True).to_list()
-        s = wi.get_column("start").dt.convert_time_zone(tz).dt.date()
-        d = wi.get_column("done_at").dt.convert_time_zone(tz).dt.date()
+        # Items started / done by each day: binary searches in the sorted dates (one pass per stream).
+        s = np.sort(wi.get_column("start").dt.convert_time_zone(tz).dt.date().drop_nulls().to_numpy())
+        d = np.sort(wi.get_column("done_at").dt.convert_time_zone(tz).dt.date().drop_nulls().to_numpy())
+        at = np.array(days, dtype="datetime64[D]")
+        started_by = np.searchsorted(s, at, side="right").tolist()
+        done_by = np.searchsorted(d, at, side="right").tolist()
         rows = []
-        for i, day in enumerate(days):
-            started = int((s <= day).sum())
-            done = int((d <= day).sum())
+        for day, started, done in zip(days, started_by, done_by):
             rows.append({"day": day.isoformat(), "state": "done", "items": done, "order": 0})
             rows.append({"day": day.isoformat(), "state": "in progress", "items": max(started - done, 0), "order": 1})
         return rows
+
+    def _stream_items(self, vs_id: str) -> pl.DataFrame | None:
+        """The work-item drill-down of one value stream (split once, not filtered per scorecard)."""
+        wi = self.results.drilldown.get("work_items")
+        if wi is None:
+            return None
+        if self._wi_parts is None:
+            self._wi_parts = {k[0]: v for k, v in wi.partition_by("value_stream", as_dict=True, maintain_order=True).items()}
+        return self._wi_parts.get(vs_id, wi.clear())
 
     def run(self, comparison=None) -> dict[str, bytes]:
         m = self.model
@@ -162,7 +196,7 @@ class Renderer:
         for card in m.scorecards:
             path = f"value-streams/{card.id}/index.html"
             root = "../../"
-            self.render("scorecard.html", path, card=card, charts=self.scorecard_charts(card, root))
+            self.render("scorecard.html", path, card=card, charts=self.scorecard_charts(card, root), narrative=self.narrative(card))
             self.search.append({"title": card.name, "kind": "value stream", "url": path.removesuffix("index.html"), "text": " ".join([card.description, *card.owners])})
         for mdef in self._metric_pages():
             path = f"metrics/{mdef.id}/index.html"
@@ -172,10 +206,17 @@ class Renderer:
         for page in self.pages:
             path = f"pages/{page.slug}/index.html"
             body = Markup(expand_shortcodes(page, lambda kind, vs, metric: self.shortcode(kind, vs, metric, "../../")))
-            self.render("page.html", path, page=page, body=body)
+            self.render("page.html", path, page=page, body=body, has_h1=bool(re.search(r"<h1[\s>]", page.body)))
             self.search.append({"title": page.title, "kind": "page", "url": path.removesuffix("index.html"), "text": ""})
         self.files["search.json"] = (json.dumps(self.search, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        self._fill_charts()
         return self.files
+
+    def _fill_charts(self) -> None:
+        svgs = {k.encode(): v.encode("utf-8") for k, v in self.svg.svgs().items()}
+        for path, data in self.files.items():
+            if b"\x00svg:" in data:
+                self.files[path] = SVG_TOKEN.sub(lambda m: svgs[m.group(1)], data)
 
     def _metric_pages(self) -> list:
         ids = sorted(set(self.results.figures.get_column("metric").to_list()))
@@ -204,11 +245,33 @@ class Renderer:
         excl = self.results.exclusions.get(mdef.id, {})
         self.render("metric.html", path, mdef=mdef, chart=chart, rows=rows, drill=drill if drill in self.results.drilldown else None, exclusions={k: v for k, v in excl.items() if v})
 
+    def narrative(self, card: Scorecard) -> list[dict]:
+        """Pages that embed one of this value stream's figures or name it, with the first such paragraph."""
+        code = re.compile(r"\[\[(?:figure|chart)\s+" + re.escape(card.id) + r"\s")
+        name = re.compile(r"\b" + re.escape(card.name) + r"\b", re.I)
+        out = []
+        for page in self.pages:
+            if not (code.search(page.body) or name.search(re.sub(r"<[^>]+>", " ", page.body))):
+                continue
+            excerpt = ""
+            for para in re.findall(r"<p>(.*?)</p>", page.body, re.S):
+                if code.search(para) or name.search(para):
+                    text = SHORTCODE.sub(lambda m: self._shortcode_text(m.group(1), m.group(2), m.group(3)), para)
+                    excerpt = " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+                    break
+            out.append({"slug": page.slug, "title": page.title, "excerpt": excerpt if len(excerpt) <= 280 else excerpt[:277].rsplit(" ", 1)[0] + "…"})
+        return out
+
+    def _shortcode_text(self, kind: str, vs: str, metric: str) -> str:
+        card = self.model.scorecard(vs)
+        fig = _find_figure(card, metric) if card else None
+        return fig.display if (fig is not None and kind == "figure") else ""
+
     def shortcode(self, kind: str, vs: str, metric: str, root: str) -> str | None:
         card = self.model.scorecard(vs)
         if card is None:
             return None
-        fig = card.figure(metric)
+        fig = _find_figure(card, metric)
         if fig is None:
             return None
         if kind == "figure":
@@ -217,13 +280,23 @@ class Renderer:
         return str(self.chart(spec, root))
 
 
+def _find_figure(card: Scorecard, metric: str) -> Figure | None:
+    """A metric id, or a KPI by its own id (`conversion` for `kpi.conversion`)."""
+    return card.figure(metric) or (card.figure(f"kpi.{metric}") if not metric.startswith("kpi.") else None)
+
+
 def render_version(config: Config, model: SiteModel, results: MetricResults, pages: list[Page], version: str, version_title: str,
                    known_versions: list[dict], comparison=None) -> tuple[dict[str, bytes], Theme]:
     """Every file of one version folder (pages, charts, search index, assets) as {relative path: bytes}."""
     r = Renderer(config, model, results, pages, version, version_title, known_versions)
-    files = r.run(comparison)
+    try:
+        files = r.run(comparison)
+    finally:
+        r.svg.close()  # a failed render stops the chart workers too
     for rel, src in r.theme.static_files().items():
         files[f"assets/{rel}"] = src.read_bytes()
+    # Loaded only when a reader clicks "Interactive"; a project may ship its own in theme/static/.
+    files.setdefault(f"assets/{ASSET}", vega_bundle())
     return files, r.theme
 
 
@@ -231,7 +304,8 @@ def render_root(config: Config, theme: Theme, default: str, versions_json: str, 
     """Files at the top of OUT: redirect, 404, sitemap, .nojekyll."""
     env = environment(theme)
     redirect = env.get_template("redirect.html").render(target=f"{default}/", default=default, title=config.title, csp=CSP)
-    notfound = env.get_template("404.html").render(title=config.title, default=default, csp=CSP, versions=json.loads(versions_json))
+    base = config.base_url.rstrip("/") + "/" if config.base_url else ""
+    notfound = env.get_template("404.html").render(title=config.title, default=default, csp=CSP, versions=json.loads(versions_json), base=base)
     files = {"index.html": redirect.encode(), "404.html": notfound.encode(), ".nojekyll": b"", "versions.json": versions_json.encode()}
     if config.base_url:
         base = config.base_url.rstrip("/") + "/"

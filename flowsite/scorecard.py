@@ -13,8 +13,8 @@ import polars as pl
 
 from .config import Config
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricDef, MetricResults, metric_def
+from .metrics.catalogue import profile_rules
 from .metrics.culture import band
-from .metrics.tiers import tier as tier_of
 from .metrics.vsm import ValueStreamMap
 
 SMALL_N = 5
@@ -162,6 +162,7 @@ class SiteModel:
     scorecards: tuple[Scorecard, ...]
     metrics: tuple[MetricDef, ...]
     totals: dict[str, float | int | None] = field(default_factory=dict)
+    profile_rules: dict[str, str] = field(default_factory=dict)  # metric id -> the profile's rule for it
 
     def scorecard(self, vs_id: str) -> Scorecard | None:
         return next((s for s in self.scorecards if s.id == vs_id), None)
@@ -238,7 +239,7 @@ def build_scorecards(config: Config, results: MetricResults) -> SiteModel:
     b = results.benchmark
     return SiteModel(name=config.name, title=config.title, description=config.description, period=config.period, periods=tuple(labels),
                      as_of=results.as_of, profile=results.profile, benchmark_id=b.id, benchmark_title=b.title, benchmark_source=b.source,
-                     scorecards=tuple(cards), metrics=metrics, totals=totals)
+                     scorecards=tuple(cards), metrics=metrics, totals=totals, profile_rules=profile_rules(results.profile))
 
 
 def _ordered(metric_ids: list[str], kpis: list[str]) -> list[str]:
@@ -268,11 +269,11 @@ def _figure(config: Config, results: MetricResults, vs_id: str, mdef: MetricDef,
     if value is not None and period != labels[-1] and mdef.group != "vsm":
         warnings.append(f"no data for {labels[-1]}; showing {period}")
     for ds in mdef.datasets:
-        start = results.data_start.get(ds)
+        start = results.history_start(ds, vs_id)
         if start is not None and results.periods and start > results.periods[0].start:
             warnings.append(f"history starts {start.date().isoformat()}, after the window start")
             break
-    tier = tier_of(wv, results.benchmark.rules.get(mdef.id)) if mdef.tiered else None
+    tier = results.tier(vs_id, mdef.id) if mdef.tiered else None
     note = f"{band(value)} (flowsite band)" if mdef.id == "westrum" and value is not None else None
     return Figure(
         metric=mdef.id, name=mdef.name, group=mdef.group, unit=mdef.unit, decimals=mdef.decimals, direction=direction,

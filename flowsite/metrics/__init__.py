@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from .. import plugins
 from ..config import Config
 from ..errors import Problem, SourceError
 from . import culture, dora, flow, kpis, vsm
 from ._frame import empty_figures
-from .catalogue import CATALOGUE, GROUPS, MetricDef, metric_def
+from .catalogue import CATALOGUE, GROUPS, MetricDef, metric_def, use_metrics
 from .periods import WINDOW, Period, build_periods
-from .tiers import BENCHMARKS, BenchmarkSet, custom_set, tier
+from .tiers import BENCHMARKS, BenchmarkSet, custom_set, figures_needed, tier
 
 __all__ = ["MetricResults", "compute_metrics", "CATALOGUE", "GROUPS", "MetricDef", "metric_def", "WINDOW", "Period"]
 
@@ -35,16 +36,30 @@ class MetricResults:
     maps: dict[str, vsm.ValueStreamMap] = field(default_factory=dict)
     daily_wip: pl.DataFrame | None = None
     data_start: dict[str, dt.datetime] = field(default_factory=dict)  # first timestamp per dataset
+    stream_start: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)  # (dataset, value stream) -> first timestamp
+
+    def history_start(self, dataset: str, value_stream: str | None = None) -> dt.datetime | None:
+        """When a dataset's history starts, for one value stream where known."""
+        if value_stream is not None and (dataset, value_stream) in self.stream_start:
+            return self.stream_start[(dataset, value_stream)]
+        return self.data_start.get(dataset)
 
     def value(self, value_stream: str, metric: str, period: str) -> tuple[float | None, int]:
-        row = self.figures.filter((pl.col("value_stream") == value_stream) & (pl.col("metric") == metric) & (pl.col("period") == period))
-        if row.height == 0:
-            return None, 0
-        return row.get_column("value")[0], int(row.get_column("n")[0] or 0)
+        # One dict built on first use (kept while `figures` is the same frame): scorecards ask for
+        # thousands of figures, and filtering the frame for each was most of their time.
+        cached = self.__dict__.get("_index")
+        if cached is None or cached[0] is not self.figures:
+            index: dict[tuple[str, str, str], tuple[float | None, int]] = {}
+            for vs, m, p, v, n in self.figures.select("value_stream", "metric", "period", "value", "n").iter_rows():
+                index.setdefault((vs, m, p), (v, int(n or 0)))
+            cached = self.__dict__["_index"] = (self.figures, index)
+        return cached[1].get((value_stream, metric, period), (None, 0))
 
     def tier(self, value_stream: str, metric: str, period: str = WINDOW) -> str | None:
         v, _ = self.value(value_stream, metric, period)
-        return tier(v, self.benchmark.rules.get(metric))
+        rules = self.benchmark.rules.get(metric)
+        others = {f: self.value(value_stream, f, period)[0] for f in figures_needed(rules)}
+        return tier(v, rules, others)
 
 
 def infer_as_of(frames: dict[str, pl.DataFrame], timezone: str) -> dt.date:
@@ -62,6 +77,8 @@ def infer_as_of(frames: dict[str, pl.DataFrame], timezone: str) -> dt.date:
 
 
 def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricResults:
+    # Built-in, plugin and metrics-as-code definitions all come through the register_metrics hook.
+    use_metrics(plugins.metric_definitions(config))
     tz = config.timezone
     as_of = config.as_of or infer_as_of(frames, tz)
     periods = build_periods(as_of, config.period, config.window, tz)
@@ -74,11 +91,11 @@ def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricRe
     drill: dict[str, pl.DataFrame] = {}
     excl: dict[str, dict[str, int]] = {}
     if config.profile == "flowsite":
-        f, d, e = dora.compute(clipped, periods, config.period, tz, config.environments, config.incident_window_hours, vs_ids)
+        f, d, e = dora.compute(clipped, periods, config.period, tz, config.environments, config.incident_window_hours, vs_ids, as_of_end)
     else:
         from . import profiles
 
-        f, d, e = profiles.compute(config.profile, clipped, periods, config, vs_ids)
+        f, d, e = profiles.compute(config.profile, clipped, periods, config, vs_ids, as_of_end)
     parts.append(f)
     drill.update(d)
     excl.update(e)
@@ -115,6 +132,7 @@ def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricRe
     if map_rows:
         parts.append(pl.DataFrame(map_rows, schema=empty_figures().schema))
 
+    parts.extend(f.cast(empty_figures().schema) for f in plugins.figures(config, clipped, periods, set(CATALOGUE)))
     figures = pl.concat(parts, how="vertical_relaxed")
     figures = figures.filter(pl.col("value_stream").is_in(vs_ids)).sort("value_stream", "metric", "period")
     if config.benchmark == "custom":
@@ -122,23 +140,32 @@ def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricRe
     else:
         bench = BENCHMARKS[config.benchmark]
     starts = {}
+    stream_starts = {}
     for name, df in clipped.items():
         main = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
         if main and df.height:
             starts[name] = df.get_column(main[0]).min()
+            if "value_stream" in df.columns:
+                per = df.group_by("value_stream").agg(pl.col(main[0]).min().alias("first")).drop_nulls()
+                stream_starts.update({(name, v): first for v, first in per.iter_rows()})
     return MetricResults(figures=figures, periods=periods, as_of=as_of, value_streams=vs_ids, benchmark=bench, profile=config.profile,
-                         drilldown=drill, exclusions=excl, maps=maps, daily_wip=wip, data_start=starts)
+                         drilldown=drill, exclusions=excl, maps=maps, daily_wip=wip, data_start=starts, stream_start=stream_starts)
 
 
 def _clip(df: pl.DataFrame, as_of_end: dt.datetime) -> pl.DataFrame:
     """Drop rows whose defining timestamp is after the end of as_of (a build shows the past as it was)."""
     first_ts = {"work_items": "created_at", "status_changes": "changed_at", "deployments": "finished_at", "changes": "first_commit_at", "incidents": "created_at", "survey_responses": "submitted_at", "kpis": "date"}
+    # Frames with nothing to clip are passed on as they are: a copy of 10M rows costs memory and time.
     for col in first_ts.values():
         if col in df.columns:
-            df = df.filter(pl.col(col) < as_of_end)
+            s = df.get_column(col)
+            if s.null_count() or (s.max() is not None and s.max() >= as_of_end):
+                df = df.filter(pl.col(col) < as_of_end)
             break
     # Later events (completion, resolution) that happen after as_of are not known yet.
     for col in ("completed_at", "canceled_at", "resolved_at", "deployed_at", "merged_at", "started_at"):
         if col in df.columns:
-            df = df.with_columns(pl.when(pl.col(col) < as_of_end).then(pl.col(col)).alias(col))
+            latest = df.get_column(col).max()
+            if latest is not None and latest >= as_of_end:
+                df = df.with_columns(pl.when(pl.col(col) < as_of_end).then(pl.col(col)).alias(col))
     return df

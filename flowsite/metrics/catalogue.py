@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..hooks import hookimpl
+
 
 @dataclass(frozen=True)
 class MetricDef:
@@ -43,7 +45,7 @@ _DEFS = [
               "Share of the flow time of items completed in the period that was spent in an active status (the rest is waiting). Needs status_changes.",
               ("work_items", "status_changes")),
     MetricDef("flow_load", "Flow load (WIP)", "flow", "items", "lower", "mean of daily WIP",
-              "Number of items in progress (started, not yet done or canceled), sampled at the end of every day and averaged over the period.",
+              "Number of items in progress, sampled at the end of every day and averaged over the period. With status history an item is in progress while its status is a waiting or active one, so an item reopened after done counts again only while reopened; without it, from its start until done or canceled.",
               ("work_items", "status_changes")),
     MetricDef("flow_distribution", "Flow distribution", "flow", "%", None, "share of completed items by type",
               "Share of the items completed in the period by flow item type (feature, defect, risk, debt), compared with the investment mix each value stream declares.",
@@ -59,6 +61,21 @@ _DEFS = [
     MetricDef("deployment_frequency", "Deployment frequency", "delivery", "per week", "higher", "successful production deployments / weeks in period",
               "Successful production deployments per week. A period before the value stream's first deployment shows no data; after it, a week without deployments counts as zero.",
               ("deployments",), decimals=2, tiered=True),
+    MetricDef("deployment_days_per_week", "Deployment days per week", "delivery", "days", "higher", "median over calendar weeks",
+              "Days with at least one successful production deployment, counted per calendar week (weeks without a deployment count as 0) and summarised by the profile's median. DevLake and Four Keys tier deployment frequency on this figure.",
+              ("deployments",), headline=False, parent="deployment_frequency"),
+    MetricDef("deployment_days_per_month", "Deployment days per month", "delivery", "days", "higher", "median over calendar months",
+              "Days with at least one successful production deployment, counted per calendar month and summarised by the profile's median.",
+              ("deployments",), headline=False, parent="deployment_frequency"),
+    MetricDef("deployment_days_per_six_months", "Deployment days per six months", "delivery", "days", "higher", "upper median over half-years",
+              "Deployment days per calendar half-year (DevLake's 2021 medium bucket; devlake profile only).",
+              ("deployments",), headline=False, parent="deployment_frequency"),
+    MetricDef("deployment_weeks_median", "Weeks with a deployment (median)", "delivery", "", "higher", "median of 0/1 per week",
+              "Median over the Sunday-start weeks of the last three months of 1 if the week had a deployment, else 0 (Four Keys' weekly bucket; fourkeys profile only).",
+              ("deployments",), decimals=1, headline=False, parent="deployment_frequency"),
+    MetricDef("deployed_weeks_per_month", "Deployed weeks per month (median)", "delivery", "weeks", "higher", "median over weeks",
+              "Median over the weeks of the last three months of the number of weeks with a deployment in that week's month (Four Keys' monthly bucket; fourkeys profile only).",
+              ("deployments",), decimals=1, headline=False, parent="deployment_frequency"),
     MetricDef("lead_time", "Lead time for changes", "delivery", "hours", "lower", "median",
               "Hours from a change's first commit to the successful production deployment that shipped it, for changes deployed in the period. Changes whose first commit is older than the value stream's first observed deployment are excluded.",
               ("changes", "deployments"), tiered=True),
@@ -85,6 +102,52 @@ _DEFS = [
 ]
 
 CATALOGUE: dict[str, MetricDef] = {m.id: m for m in _DEFS}
+
+# How each peer profile changes a metric's rules: shown on the metric page next to the definition
+# (docs/metrics/profiles.md has the sources).
+PROFILE_RULES: dict[str, dict[str, str]] = {
+    "flowsite": {
+        "deployment_frequency": "Successful deployments to a production environment (no environment: production). Days and weeks in the project time zone, weeks from Monday.",
+        "lead_time": "First commit to the finish of the production deployment that shipped the change, in hours; interpolated median. Changes whose first commit is older than the value stream's first observed deployment are left out (apache/devlake#8188).",
+        "change_failure_rate": "An incident names its deployment (caused_by_deployment) or is attributed to the latest production deployment at most incident_window_hours before it (apache/devlake#8150). Each deployment counts once.",
+        "recovery_time": "Incident opened to resolved, for incidents caused by a deployment; interpolated median.",
+    },
+    "devlake": {
+        "deployment_frequency": "Apache DevLake: a deployment is a successful deployment to a production environment (an empty environment is not production). Tiers use the lower median of deployment days per Monday-start week and per calendar month (UTC days, every day of the range, at most 400 days back).",
+        "lead_time": "Apache DevLake: PR cycle time = coding (first commit to PR opened) + PR opened to merged + deploy (merged to the deployment that shipped the merge commit), each part in whole minutes rounded up, a negative part counted as 0. Lower median over changes deployed in the window.",
+        "change_failure_rate": "Apache DevLake: each incident is attributed to the latest production deployment of its value stream finished strictly before it was opened, with no time limit; caused_by_deployment is not used. A deployment with any incident failed; no data when the value stream has no incident at all.",
+        "recovery_time": "Apache DevLake (2023 setting): from the attributed deployment's finish to the incident's resolution, in whole minutes (truncated), for deployments finished and incidents resolved in the window, grouped by the deployment's period. Lower median. With benchmark devlake-2021 (time to restore service): incident created to resolved for every resolved incident, truncated minutes, lower median.",
+    },
+    "fourkeys": {
+        "deployment_frequency": "Four Keys: every successful deployment event counts, in any environment. The window figure and the tier cover the last three months (not before the first deployment), with UTC days and weeks starting on Sunday; per-period figures use all data.",
+        "lead_time": "Four Keys: for every (deployment, change) pair, whole minutes (truncated) from the change's first commit to the deployment; pairs of 0 minutes or less are dropped. Interpolated median; the window figure covers deployments of the last three months.",
+        "change_failure_rate": "Four Keys: incidents matched to the deployment holding their root cause (caused_by_deployment) divided by the distinct deployments that shipped a change, last three months. Counts matches, so it is not capped at 100%.",
+        "recovery_time": "Four Keys: whole hours (truncated) from the incident's start (the earlier of its creation and its root-cause deployment) to its resolution, for all resolved incidents; interpolated median; the window figure covers incidents of the last three months.",
+    },
+}
+
+
+def profile_rules(profile: str) -> dict[str, str]:
+    """Metric id -> the rule a definition profile applies (empty for metrics no profile changes)."""
+    return dict(PROFILE_RULES.get(profile, {}))
+
+
+BUILTIN_IDS = frozenset(CATALOGUE)
+
+
+@hookimpl
+def register_metrics():
+    """The built-in definitions, registered through the same hook as plugins' metrics."""
+    return list(_DEFS)
+
+
+def use_metrics(defs: list[MetricDef]) -> None:
+    """Make CATALOGUE hold exactly `defs` (built-ins plus this build's plugin and custom metrics).
+
+    Updated in place: scorecards, pages and docs read the one shared dict.
+    """
+    CATALOGUE.clear()
+    CATALOGUE.update({m.id: m for m in defs})
 
 
 def metric_def(metric_id: str, kpi_name: str | None = None, kpi_unit: str = "", kpi_direction: str = "higher", description: str = "") -> MetricDef:

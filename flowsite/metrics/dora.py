@@ -88,7 +88,17 @@ def change_lead_times(changes: pl.DataFrame, prod: pl.DataFrame, exclude_before_
     return ch.with_columns((lead * 60).alias("lead_time_minutes"), reason.alias("excluded")).drop("_first_deploy")
 
 
-def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: str, timezone: str, environments: tuple[str, ...], incident_window_hours: float, value_streams: list[str]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, dict[str, int]]]:
+def local_days(periods: list[Period], timezone: str, as_of_end: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """First and last calendar day of the window in `timezone`, not past the end of as_of."""
+    import zoneinfo
+
+    tz = zoneinfo.ZoneInfo(timezone)
+    end = periods[-1].end if as_of_end is None else min(periods[-1].end, as_of_end)
+    return periods[0].start.astimezone(tz).date(), (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
+
+
+def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: str, timezone: str, environments: tuple[str, ...], incident_window_hours: float, value_streams: list[str],
+            as_of_end: dt.datetime | None = None) -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, dict[str, int]]]:
     """Returns (figures, drill-down frames, exclusions per metric)."""
     parts = [empty_figures()]
     drill: dict[str, pl.DataFrame] = {}
@@ -101,6 +111,8 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     prod = production_deployments(deployments, environments)
     excluded["deployment_frequency"] = {"not a successful production deployment": deployments.height - prod.height}
     parts.append(deployment_frequency(prod, periods, period, timezone, value_streams))
+    span = local_days(periods, timezone, as_of_end)
+    parts.append(deployment_days(prod, value_streams, period, timezone, span, span))
 
     if "is_rework" in prod.columns:
         parts.append(summarise(prod, "finished_at", periods, period, timezone, [
@@ -133,3 +145,53 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
         deps = prod.with_columns(pl.lit(None, dtype=pl.String).alias("incident_ids"), pl.lit(None, dtype=pl.Boolean).alias("failed"))
     drill["deployments"] = deps.select("id", "value_stream", "finished_at", "failed", "incident_ids").sort("value_stream", "finished_at", "id")
     return pl.concat(parts, how="vertical_relaxed"), drill, excluded
+
+
+def _day_period(period: str) -> pl.Expr:
+    d = pl.col("day")
+    if period == "week":
+        return d.dt.strftime("%G-W%V")
+    if period == "quarter":
+        return pl.concat_str([d.dt.year().cast(pl.String), pl.lit("-Q"), d.dt.quarter().cast(pl.String)])
+    return d.dt.strftime("%Y-%m")
+
+
+def deployment_days(prod: pl.DataFrame, value_streams: list[str], period: str, day_timezone: str, days: tuple[dt.date, dt.date], window: tuple[dt.date, dt.date],
+                    *, week_start: int = 1, statistic: str = "interpolated", buckets: tuple[str, ...] = ("week", "month"), from_first: bool = True) -> pl.DataFrame:
+    """Deployment days (days with >= 1 deployment) per calendar week / month / half-year, summarised
+    by a median over the buckets, zero buckets included.
+
+    `days` is the span of calendar days (in `day_timezone`) for the per-period figures, `window` the
+    span for the window figure; `week_start` is the ISO weekday weeks start on (1 Monday, 7 Sunday);
+    `statistic` is `interpolated`, `lower` (DevLake) or `upper`; with `from_first`, days before a value
+    stream's first deployment are not counted. Figures: deployment_days_per_<bucket>.
+    """
+    metric = {"week": "deployment_days_per_week", "month": "deployment_days_per_month", "half": "deployment_days_per_six_months"}
+    if prod.height == 0 or days[0] > days[1]:
+        return empty_figures()
+    deployed = prod.select("value_stream", pl.col("finished_at").dt.convert_time_zone(day_timezone).dt.date().alias("day")).unique().with_columns(pl.lit(1).alias("deployed"))
+    first = deployed.group_by("value_stream").agg(pl.col("day").min().alias("_first"))
+    lo, hi = min(days[0], window[0]), max(days[1], window[1])
+    grid = first.filter(pl.col("value_stream").is_in(value_streams)).join(pl.DataFrame({"day": pl.date_range(lo, hi, "1d", eager=True)}), how="cross")
+    if from_first:
+        grid = grid.filter(pl.col("day") >= pl.col("_first"))
+    grid = grid.join(deployed, on=["value_stream", "day"], how="left").with_columns(pl.col("deployed").fill_null(0))
+    offset = (pl.col("day").dt.weekday() - week_start) % 7
+    keys = {
+        "week": pl.col("day") - pl.duration(days=offset),
+        "month": pl.col("day").dt.truncate("1mo"),
+        "half": pl.date(pl.col("day").dt.year(), pl.when(pl.col("day").dt.month() <= 6).then(1).otherwise(7), 1),
+    }
+    stat = {"interpolated": pl.col("d").median(), "lower": pl.col("d").quantile(0.5, "lower"), "upper": pl.col("d").quantile(0.5, "higher")}[statistic]
+    parts = [empty_figures()]
+    for b in buckets:
+        g = grid.with_columns(keys[b].alias("bucket"), _day_period(period).alias("period"))
+        in_days = g.filter(pl.col("day").is_between(*days))
+        per = in_days.group_by("value_stream", "period", "bucket").agg(pl.col("deployed").sum().alias("d")).group_by("value_stream", "period").agg(stat.alias("value"), pl.len().alias("n"))
+        whole = (
+            g.filter(pl.col("day").is_between(*window)).group_by("value_stream", "bucket").agg(pl.col("deployed").sum().alias("d"))
+            .group_by("value_stream").agg(stat.alias("value"), pl.len().alias("n")).with_columns(pl.lit(WINDOW).alias("period"))
+        )
+        for frame in (per, whole):
+            parts.append(frame.select("value_stream", pl.lit(metric[b]).alias("metric"), "period", pl.col("value").cast(pl.Float64), pl.col("n").cast(pl.Int64)))
+    return pl.concat(parts, how="vertical_relaxed")

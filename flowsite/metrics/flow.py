@@ -6,7 +6,7 @@ import datetime as dt
 import polars as pl
 
 from ._frame import empty_figures, summarise, to_long
-from .periods import WINDOW, Period, period_label
+from .periods import WINDOW, Period
 from .stats import median_expr, quantile_expr
 
 DAY = 86_400_000_000  # microseconds
@@ -35,12 +35,18 @@ def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None)
             pl.lit(None, dtype=pl.Float64).alias("wait_days"),
         ).drop("_started", "_completed", "_canceled").rename({"canceled_at_": "end_canceled"})
 
+    # Items keyed by their row number: sorting and grouping millions of status changes by a u32 is
+    # several times faster than by the id text, and once sorted, the next change of the same item is
+    # a plain shift. Changes of items not in work_items are dropped here (the final join dropped them).
+    items = items.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
     sc = (
         status_changes.filter(pl.col("category").is_not_null())
-        .select(pl.col("item_id"), "changed_at", "category")
+        .select(pl.col("item_id").alias("_id"), "changed_at", "category")
+        .join(items.select(pl.col("id").alias("_id"), pl.col("_row").alias("item_id")), on="_id", how="inner")
+        .select("item_id", "changed_at", "category")
         .sort("item_id", "changed_at")
-        .with_columns(pl.col("changed_at").shift(-1).over("item_id").alias("_next"))
     )
+    sc = sc.with_columns(pl.when(pl.col("item_id").shift(-1) == pl.col("item_id")).then(pl.col("changed_at").shift(-1)).alias("_next"))
     last = sc.group_by("item_id").agg(pl.col("category").last().alias("_final"))
     # Start of the final run of the last category: the first change after the last change of any other category.
     sc = sc.join(last, on="item_id")
@@ -68,7 +74,7 @@ def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None)
         )
     )
     tl = tl.join(spans, on="item_id", how="left")
-    items = items.join(tl, left_on="id", right_on="item_id", how="left")
+    items = items.join(tl, left_on="_row", right_on="item_id", how="left")
     done = pl.coalesce("_sc_done", pl.when(pl.col("_final").is_null()).then(pl.col("_completed")))
     cancel = pl.coalesce("_sc_canceled", pl.when(pl.col("_final").is_null() & pl.col("_completed").is_null()).then(pl.col("_canceled")))
     start_expr = pl.coalesce("_sc_start", "_started", "created_at")
@@ -77,13 +83,46 @@ def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None)
     return out.drop([c for c in out.columns if c.startswith("_")])
 
 
-def daily_wip(timeline: pl.DataFrame, first_day: dt.date, last_day: dt.date, timezone: str) -> pl.DataFrame:
-    """Work in progress at the end of each local day per value stream: started and not yet ended."""
+WIP = ("waiting", "active")
+
+
+def wip_moves(timeline: pl.DataFrame, status_changes: pl.DataFrame | None) -> pl.DataFrame:
+    """(value_stream, at, delta): +1 when an item enters work in progress, -1 when it leaves.
+
+    With status history an item is in progress exactly while its category is waiting or active, so
+    an item reopened after done counts again only while reopened. Items without history count from
+    their start to their end (done or canceled).
+    """
+    parts = []
+    tl = timeline
+    if status_changes is not None and status_changes.height:
+        # A plain shift on rows sorted by item (a new item starts from "not in progress") is much
+        # faster than a window over item ids.
+        # Items keyed by their row in the timeline (a u32 sorts far faster than the id text);
+        # changes of items not in the timeline drop out here, as the join to it dropped them.
+        rows = timeline.select(pl.col("id").alias("item_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "value_stream")
+        sc = (
+            status_changes.lazy().filter(pl.col("category").is_not_null()).select("item_id", "changed_at", pl.col("category").is_in(list(WIP)).cast(pl.Int32).alias("_in"))
+            .join(rows.lazy(), on="item_id", how="inner")
+            .sort("_row", "changed_at")
+            .with_columns(pl.when(pl.col("_row") == pl.col("_row").shift(1)).then(pl.col("_in").shift(1)).otherwise(0).alias("_prev"))
+            .with_columns((pl.col("_in") - pl.col("_prev")).alias("delta"))
+            .collect()
+        )
+        parts.append(sc.filter(pl.col("delta") != 0).select("value_stream", pl.col("changed_at").alias("at"), "delta"))
+        tl = timeline.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")).join(sc.select("_row").unique(), on="_row", how="anti").drop("_row")
     end = pl.coalesce("done_at", "end_canceled")
-    events = pl.concat([
-        timeline.select("value_stream", pl.col("start").dt.convert_time_zone(timezone).dt.date().alias("day"), pl.lit(1).alias("delta")),
-        timeline.filter(end.is_not_null()).select("value_stream", end.dt.convert_time_zone(timezone).dt.date().alias("day"), pl.lit(-1).alias("delta")),
-    ])
+    parts += [
+        tl.filter(pl.col("start").is_not_null()).select("value_stream", pl.col("start").alias("at"), pl.lit(1, dtype=pl.Int32).alias("delta")),
+        tl.filter(end.is_not_null()).select("value_stream", end.alias("at"), pl.lit(-1, dtype=pl.Int32).alias("delta")),
+    ]
+    return pl.concat(parts)
+
+
+def daily_wip(timeline: pl.DataFrame, first_day: dt.date, last_day: dt.date, timezone: str, status_changes: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Work in progress at the end of each local day per value stream (see wip_moves)."""
+    moves = wip_moves(timeline, status_changes)
+    events = moves.select("value_stream", pl.col("at").dt.convert_time_zone(timezone).dt.date().alias("day"), "delta")
     # Everything before the window folds into its first day, so the running sum starts right.
     events = events.with_columns(pl.when(pl.col("day") < first_day).then(pl.lit(first_day)).otherwise(pl.col("day")).alias("day")).filter(pl.col("day") <= last_day)
     per_day = events.group_by("value_stream", "day").agg(pl.col("delta").sum())
@@ -123,7 +162,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
 
     first_day = periods[0].start.astimezone(_tz(timezone)).date()
     last_day = min(periods[-1].end - dt.timedelta(microseconds=1), as_of_end).astimezone(_tz(timezone)).date()
-    wip = daily_wip(tl, first_day, last_day, timezone)
+    wip = daily_wip(tl, first_day, last_day, timezone, sc)
     if wip.height:
         labelled = wip.with_columns(_day_label(period).alias("period"))
         per = labelled.group_by("value_stream", "period").agg(pl.col("wip").mean().alias("v::flow_load"), pl.len().alias("n::flow_load"))

@@ -35,6 +35,8 @@ class DatasetReport:
     last: str | None = None
     value_streams: list[str] = field(default_factory=list)
     unmapped: dict[str, list[str]] = field(default_factory=dict)
+    # What the mapping made of the rows kept: column -> value -> count (e.g. type -> {feature: 12}).
+    mapped: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -50,6 +50,19 @@ def read_source(config: Config, spec: SourceSpec) -> RawFrame:
     return _apply_mapping(read_files(config, spec), spec)
 
 
+SUMMARISED = ("type", "category", "environment", "result", "severity")
+
+
+def mapping_summary(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Counts of the mapped categorical columns, so `flowsite check` shows what the mapping did."""
+    out: dict[str, dict[str, int]] = {}
+    for col in SUMMARISED:
+        if col in frame.columns:
+            counts = frame.get_column(col).fill_null("(none)").value_counts(sort=True, name="n")
+            out[col] = {str(v): int(n) for v, n in counts.sort(["n", col], descending=[True, False]).iter_rows()}
+    return out
+
+
 def load_sources(config: Config, *, datasets: list[str] | None = None) -> Datasets:
     """Read, type and check every configured dataset. Raises SourceError listing every problem."""
     frames: dict[str, pl.DataFrame] = {}
@@ -72,6 +85,7 @@ def load_sources(config: Config, *, datasets: list[str] | None = None) -> Datase
         reports[name] = report
         if frame is not None:
             frames[name] = frame
+            report.mapped = mapping_summary(frame)
     if errors:
         raise SourceError(f"aborted: {len(errors)} data problem(s); nothing was written", problems=errors)
     return Datasets(frames=frames, reports=reports, warnings=warnings)

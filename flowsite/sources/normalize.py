@@ -6,9 +6,12 @@ before created, an unknown value stream) are dropped and counted with the reason
 """
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 import polars as pl
 
-from ..config import Config
+from ..config import SLUG, Config
 from ..datasets import DATASETS, ID_COLUMNS, column_kind
 from ..errors import Problem
 from ._model import FILE, ROW, DatasetReport, RawFrame
@@ -55,10 +58,13 @@ def _coerce(df: pl.DataFrame, column: str, raw: RawFrame) -> tuple[pl.Expr, pl.E
         else:
             typed = parse_timestamps(src, raw.timezone, raw.date_format)
     elif kind == "float":
+        # NaN and infinity are not measurements: they would poison every median and chart.
         if dtype.is_numeric():
             typed = src.cast(pl.Float64)
+            typed = pl.when(typed.is_finite()).then(typed).otherwise(None)
         else:
             typed = src.cast(pl.String).str.strip_chars().str.replace(r"^$", "").cast(pl.Float64, strict=False)
+            typed = pl.when(typed.is_finite()).then(typed).otherwise(None)
             blank = src.cast(pl.String).str.strip_chars() == ""
             return typed, src.is_not_null() & ~blank & typed.is_null()
     elif kind == "bool":
@@ -76,6 +82,27 @@ def _coerce(df: pl.DataFrame, column: str, raw: RawFrame) -> tuple[pl.Expr, pl.E
     return typed, src.is_not_null() & ~blank.fill_null(False) & typed.is_null()
 
 
+def show(value: object, limit: int = 60) -> str:
+    """repr() of a value for a message, cut short: a 10 MB field must not become a 10 MB error."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + f"…' ({len(str(value))} characters)"
+
+
+def _timestamp_hint(value: str | None, timezone: str) -> str:
+    """Say why an ISO-looking local time failed: most often a daylight-saving gap."""
+    generic = "write ISO 8601 such as 2026-10-31T14:05:00+01:00, or set `date_format` on this source (e.g. '%d/%m/%Y %H:%M')"
+    try:
+        naive = dt.datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        return generic
+    if naive.tzinfo is None:
+        zone = zoneinfo.ZoneInfo(timezone)
+        back = naive.replace(tzinfo=zone).astimezone(dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
+        if back != naive:
+            return f"this local time does not exist in {timezone} (the clocks skip it); write it with its UTC offset, e.g. +01:00"
+    return generic
+
+
 def _rows(df: pl.DataFrame, mask: pl.Series) -> tuple[list[tuple[str, int]], int]:
     hit = df.filter(mask).select(FILE, ROW)
     return [(f, r) for f, r in hit.head(MAX_SHOWN).iter_rows()], hit.height
@@ -86,36 +113,55 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
     spec = DATASETS[dataset]
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    df = raw.frame.collect() if isinstance(raw.frame, pl.LazyFrame) else raw.frame
+    try:
+        df = raw.frame.collect() if isinstance(raw.frame, pl.LazyFrame) else raw.frame
+    except pl.exceptions.PolarsError as exc:
+        return None, [Problem(f"cannot read the data: {str(exc).splitlines()[0][:200]}", file=raw.origin, hint="check the files are complete and of one shape")], warnings
     report.rows_read = df.height
+    if df.height == 0:
+        warnings.append(Problem("the file has a header but no rows; its metrics show 'no data'", file=raw.origin, hint=f"export {dataset} again, or remove it from `sources`"))
     source = config.sources.get(dataset)
     if source and source.value_stream and "value_stream" not in df.columns and "value_stream" in spec.columns:
         df = df.with_columns(pl.lit(source.value_stream).alias("value_stream"))
     missing = [c for c in spec.required if c not in df.columns]
     if missing:
-        have = [c for c in df.columns if c not in (FILE, ROW)]
+        have = [c if len(c) <= 60 else c[:59] + "…" for c in df.columns if c not in (FILE, ROW)]
+        sep = next((s for s in (";", "\t", "|") if len(have) == 1 and s in have[0]), None)
         for c in missing:
-            errors.append(Problem(f"expected a column for '{c}', found none (columns: {', '.join(have[:15])}{'…' if len(have) > 15 else ''})", file=raw.origin, column=c, hint=f"map it in flowsite.yml: sources.{dataset}.columns.{c}: <your column name>"))
+            hint = f"the header looks {sep!r}-separated: set `delimiter: {sep!r}` on sources.{dataset}" if sep else f"map it in flowsite.yml: sources.{dataset}.columns.{c}: <your column name>"
+            errors.append(Problem(f"expected a column for '{c}', found none (columns: {', '.join(have[:15])}{'…' if len(have) > 15 else ''})", file=raw.origin, column=c, hint=hint))
         return None, errors, warnings
     present = [c for c in spec.columns if c in df.columns]
-    typed_exprs = []
+    typed_cols: list[pl.Series] = []
     for c in present:
+        kind = column_kind(c)
+        dtype = df.schema[c]
+        if dtype.is_nested() or dtype in (pl.Object, pl.Binary):
+            errors.append(Problem(f"expected a column of plain values, got {dtype}", file=raw.origin, column=c, hint="export this column as text, numbers or timestamps"))
+            continue
         typed, bad = _coerce(df, c, raw)
-        mask = df.select(bad.fill_null(False).alias("m")).to_series()
+        expected = {"datetime": "a timestamp like 2026-10-31T14:05:00+00:00", "float": "a finite number", "bool": "true or false", "str": "text"}[kind]
+        if c.startswith("westrum_"):
+            bad = bad | (typed.is_not_null() & ((typed < 1) | (typed > 7)))
+            expected = "an answer from 1 to 7"
+        try:
+            out = df.select(typed.alias(c), bad.fill_null(False).alias("__bad"))
+        except pl.exceptions.PolarsError as exc:
+            errors.append(Problem(f"expected {expected}, got a {dtype} column that cannot be read as such ({str(exc).splitlines()[0][:120]})", file=raw.origin, column=c))
+            continue
+        mask = out.get_column("__bad")
         if mask.any():
             rows, count = _rows(df, mask)
-            sample = df.filter(mask).get_column(c).head(1).cast(pl.String).to_list()[0]
-            kind = column_kind(c)
-            expected = {"datetime": "a timestamp like 2026-10-31T14:05:00+00:00", "float": "a number", "bool": "true or false"}[kind]
-            hint = "set `date_format` on this source (e.g. '%d/%m/%Y %H:%M')" if kind == "datetime" else None
-            for f, r in rows:
-                errors.append(Problem(f"expected {expected}, got {df.filter((pl.col(FILE) == f) & (pl.col(ROW) == r)).get_column(c).cast(pl.String)[0]!r}", file=f, row=r, column=c, hint=hint))
+            shown_values = df.filter(mask).get_column(c).head(len(rows)).cast(pl.String).to_list()
+            for (f, r), value in zip(rows, shown_values):
+                hint = _timestamp_hint(value, raw.timezone) if kind == "datetime" and not raw.date_format else ("check `date_format` on this source" if kind == "datetime" else None)
+                errors.append(Problem(f"expected {expected}, got {show(value)}", file=f, row=r, column=c, hint=hint))
             if count > len(rows):
-                errors.append(Problem(f"... and {count - len(rows)} more rows with unparseable values like {sample!r}", file=raw.origin, column=c))
-        typed_exprs.append(typed.alias(c))
+                errors.append(Problem(f"... and {count - len(rows)} more rows with values like {show(shown_values[0])}", file=raw.origin, column=c))
+        typed_cols.append(out.get_column(c))
     if errors:
         return None, errors, warnings
-    df = df.select(pl.col(FILE), pl.col(ROW), *typed_exprs)
+    df = pl.DataFrame([df.get_column(FILE), df.get_column(ROW), *typed_cols])
 
     if dataset == "work_items":
         low = pl.col("type").str.to_lowercase()
@@ -126,9 +172,9 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
             unknown = sorted(set(df.filter(bad).get_column("type").to_list()))
             for f, r in rows:
                 t = df.filter((pl.col(FILE) == f) & (pl.col(ROW) == r)).get_column("type")[0]
-                errors.append(Problem(f"expected a flow item type (feature, defect, risk, debt), got {t!r}", file=f, row=r, column="type", hint=f"map it in flowsite.yml, e.g. types: {{feature: [{t!r}]}}"))
+                errors.append(Problem(f"expected a flow item type (feature, defect, risk, debt), got {show(t)}", file=f, row=r, column="type", hint=f"map it in flowsite.yml, e.g. types: {{feature: [{show(t)}]}}"))
             if count > len(rows):
-                errors.append(Problem(f"... and {count - len(rows)} more rows with unknown types ({', '.join(map(repr, unknown[:8]))})", file=raw.origin, column="type"))
+                errors.append(Problem(f"... and {count - len(rows)} more rows with unknown types ({', '.join(map(show, unknown[:8]))})", file=raw.origin, column="type"))
             return None, errors, warnings
         df = df.with_columns(mapped.alias("type"))
     if dataset == "status_changes":
@@ -137,7 +183,7 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
         unmapped = sorted(set(df.filter(pl.col("category").is_null() & pl.col("status").is_not_null()).get_column("status").to_list()))
         if unmapped:
             report.unmapped["status"] = unmapped
-            warnings.append(Problem(f"statuses with no category are ignored for flow time and load: {', '.join(map(repr, unmapped[:10]))}", file=raw.origin, column="status", hint="map them under `statuses:` in flowsite.yml (new, waiting, active, done, canceled)"))
+            warnings.append(Problem(f"statuses with no category are ignored for flow time and load: {', '.join(map(show, unmapped[:10]))}", file=raw.origin, column="status", hint="map them under `statuses:` in flowsite.yml (new, waiting, active, done, canceled)"))
     if dataset == "deployments":
         if "environment" in df.columns:
             df = df.with_columns(pl.col("environment").str.to_lowercase())
@@ -173,7 +219,20 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
         unknown = sorted(set(df.filter(~pl.col("value_stream").is_in(known)).get_column("value_stream").drop_nulls().to_list()))
         if unknown:
             report.unmapped["value_stream"] = unknown
-        drop(~pl.col("value_stream").is_in(known), f"value stream not in flowsite.yml ({', '.join(map(repr, unknown[:5]))})")
+        drop(~pl.col("value_stream").is_in(known), f"value stream not in flowsite.yml ({', '.join(map(show, unknown[:5]))})")
+    # Ids become folder and file names (value-streams/<id>/, badges/kpi.<id>.svg): a "../x" from a data
+    # file must never reach a path. Configured ids are checked in flowsite.yml; these come from data.
+    for col, what in (("value_stream", "a value stream id"), ("kpi", "a KPI id")):
+        if col in df.columns:
+            bad = df.select((pl.col(col).is_not_null() & ~pl.col(col).str.contains(f"^{SLUG}$")).alias("m")).to_series()
+            if bad.any():
+                rows, count = _rows(df, bad)
+                for (f, r), value in zip(rows, df.filter(bad).get_column(col).head(len(rows)).to_list()):
+                    errors.append(Problem(f"expected {what} (lowercase letters, digits, - and _), got {show(value)}", file=f, row=r, column=col,
+                                          hint="declare value_streams in flowsite.yml (rows of other value streams are then dropped with a warning)" if col == "value_stream" else "use the KPI's id from flowsite.yml"))
+                if count > len(rows):
+                    errors.append(Problem(f"... and {count - len(rows)} more rows with such ids", file=raw.origin, column=col))
+                return None, errors, warnings
 
     id_col = ID_COLUMNS.get(dataset)
     if id_col:
@@ -181,7 +240,7 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
         if dup.any():
             rows, count = _rows(df, dup)
             first = df.filter(dup).get_column(id_col)[0]
-            errors.append(Problem(f"expected unique ids, got {id_col} {first!r} on {count} rows ({', '.join(f'{f} row {r}' for f, r in rows)})", file=raw.origin, column=id_col, hint="remove the duplicate rows or export without repeated records"))
+            errors.append(Problem(f"expected unique ids, got {id_col} {show(first)} on {count} rows ({', '.join(f'{f} row {r}' for f, r in rows)})", file=raw.origin, column=id_col, hint="remove the duplicate rows or export without repeated records"))
             return None, errors, warnings
 
     report.rows_used = df.height

@@ -19,11 +19,14 @@
   function applyTheme(t) {
     if (t) document.documentElement.setAttribute("data-theme", t); else document.documentElement.removeAttribute("data-theme");
     var dark = t ? t === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
-    if (toggle) { toggle.setAttribute("aria-pressed", dark ? "true" : "false"); toggle.textContent = dark ? "Light mode" : "Dark mode"; }
+    if (toggle) { toggle.setAttribute("aria-pressed", dark ? "true" : "false"); (toggle.querySelector(".tt-label") || toggle).textContent = dark ? "Light mode" : "Dark mode"; }
   }
   var saved = null;
   try { saved = localStorage.getItem("flowsite-theme"); } catch (e) { /* storage may be off */ }
   applyTheme(saved);
+  // Following the system: keep the toggle's label right when the system scheme changes.
+  var mq = window.matchMedia("(prefers-color-scheme: dark)");
+  if (mq.addEventListener) mq.addEventListener("change", function () { if (!document.documentElement.getAttribute("data-theme")) applyTheme(null); });
   if (toggle) {
     toggle.hidden = false;
     toggle.addEventListener("click", function () {
@@ -48,7 +51,8 @@
     var newest = list[0];
     var banner = document.querySelector(".version-banner");
     if (banner && newest && newest.version !== current && (newest.aliases || []).indexOf(current) < 0) {
-      banner.textContent = "You are viewing " + current + "; the latest is ";
+      var mine = list.filter(function (v) { return v.version === current; })[0];
+      banner.textContent = "You are viewing an older version (" + (mine ? mine.title : current) + "). The latest is ";
       var a = el("a", { href: root + "../" + newest.version + "/" + pagePath }, newest.title);
       banner.appendChild(a);
       banner.appendChild(document.createTextNode("."));
@@ -73,40 +77,60 @@
     var results = document.getElementById("search-results");
     var index = null;
     form.hidden = false;
+    function show(open) { results.hidden = !open; }
     form.addEventListener("submit", function (e) { e.preventDefault(); var first = results.querySelector("a"); if (first) window.location.href = first.href; });
     function load() {
       if (index) return Promise.resolve(index);
       return fetch(root + "search.json").then(function (r) { return r.json(); }).then(function (d) { index = d; return d; });
+    }
+    function score(it, q) {
+      var t = it.title.toLowerCase();
+      if (t === q) return 0;
+      if (t.indexOf(q) === 0) return 1;
+      if (t.indexOf(q) >= 0) return 2;
+      return (it.text || "").toLowerCase().indexOf(q) >= 0 ? 3 : -1;
     }
     input.addEventListener("focus", load);
     input.addEventListener("input", function () {
       var q = input.value.trim().toLowerCase();
       load().then(function (items) {
         results.textContent = "";
-        if (!q) { results.hidden = true; return; }
-        var hits = items.filter(function (it) { return (it.title + " " + it.text).toLowerCase().indexOf(q) >= 0; }).slice(0, 12);
+        if (!q) { show(false); return; }
+        var hits = items.map(function (it) { return [score(it, q), it]; })
+          .filter(function (p) { return p[0] >= 0; })
+          .sort(function (a, b) { return a[0] - b[0]; })
+          .slice(0, 12).map(function (p) { return p[1]; });
         hits.forEach(function (it) {
-          var li = el("li", { role: "option" });
-          var a = el("a", { href: root + it.url }, it.title);
+          var li = el("li");
+          var a = el("a", { href: root + it.url });
+          a.appendChild(el("span", {}, it.title));
           a.appendChild(el("span", { "class": "kind" }, it.kind));
           li.appendChild(a);
           results.appendChild(li);
         });
-        if (!hits.length) results.appendChild(el("li", {}, "No match"));
-        results.hidden = false;
-      }).catch(function () { results.hidden = true; });
+        if (!hits.length) results.appendChild(el("li", { "class": "none" }, "No match"));
+        show(true);
+      }).catch(function () { show(false); });
     });
-    input.addEventListener("keydown", function (e) { if (e.key === "Escape") { results.hidden = true; } });
+    // Arrow keys move between the input and the results; Escape closes them.
+    form.addEventListener("keydown", function (e) {
+      var links = Array.prototype.slice.call(results.querySelectorAll("a"));
+      var i = links.indexOf(document.activeElement);
+      if (e.key === "ArrowDown" && links.length) { e.preventDefault(); links[Math.min(i + 1, links.length - 1)].focus(); }
+      else if (e.key === "ArrowUp" && i >= 0) { e.preventDefault(); (i === 0 ? input : links[i - 1]).focus(); }
+      else if (e.key === "Escape") { show(false); input.focus(); }
+    });
+    document.addEventListener("click", function (e) { if (!form.contains(e.target)) show(false); });
   }
 
   // ---- overview: filter and sort cards -----------------------------------------------------
-  var controls = document.querySelector(".card-controls");
+  var controls = document.querySelector(".js-controls");
   var cards = document.getElementById("cards");
   if (controls && cards) {
     controls.hidden = false;
     var filter = document.getElementById("card-filter");
     var sort = document.getElementById("card-sort");
-    var statusRank = { "off-track": 0, "at-risk": 1, "no-target": 2, "on-track": 3 };
+    var statusRank = { "off-track": 0, "at-risk": 1, "no-target": 2, "no-data": 2, "on-track": 3 };
     var tierRank = { elite: 0, high: 1, medium: 2, low: 3, "": 4 };
     function apply() {
       var q = filter.value.trim().toLowerCase();
@@ -151,7 +175,8 @@
         var embed = res[0], spec = res[1];
         if (!embed) throw new Error("Vega bundle missing");
         var target = fig.querySelector(".chart-svg");
-        return embed(target, spec, { actions: false, renderer: "svg", ast: true, expr: window.vegaExpressionInterpreter });
+        // ast: Vega interprets expressions instead of compiling them with Function(): no 'unsafe-eval' needed.
+        return embed(target, spec, { actions: false, renderer: "svg", ast: true });
       }).then(function () { btn.hidden = true; }).catch(function () { btn.disabled = false; btn.textContent = "Interactive view unavailable"; });
     });
   });

@@ -1,0 +1,309 @@
+"""flowsite at scale: one command that builds the M and L demo projects and compares the metric stage.
+
+    python benchmarks/run.py                 # M and L (L takes a few minutes)
+    python benchmarks/run.py --scales M      # just M
+
+For each scale it generates the demo project (`flowsite demo`), then times three builds, each in a
+fresh process: cold (empty cache, empty output), rebuild with nothing changed, and rebuild after one
+value stream's data changed. Per stage (load, metrics, charts, render, write) it prints wall seconds,
+CPU seconds (the build process and its chart workers) and peak RSS (sampled every 20 ms, build
+process plus workers). Then, in one process on the same loaded data, it times flowsite's metric
+stage against the same metrics written as DuckDB SQL (DevLake / Four Keys style) and in
+straightforward pandas, and checks the three agree. Figures go to benchmarks/out/results.json.
+
+Timings depend on the machine and on what else it runs; they are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+STAGES = ("load", "metrics", "charts", "render", "write")
+
+# The child: one build, instrumented. Stage boundaries come from flowsite's progress callback;
+# "charts" is the time spent building chart specs and waiting for their SVGs inside the render stage.
+CHILD = r'''
+import json, os, resource, sys, threading, time
+from pathlib import Path
+
+def rss_tree(pid):
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            total += rss_tree(int(child))
+    return total
+
+def cpu():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+state = {"stage": "config", "peak": {}, "run": True}
+def sample():
+    me = os.getpid()
+    while state["run"]:
+        r = rss_tree(me)
+        st = state["stage"]
+        state["peak"][st] = max(state["peak"].get(st, 0), r)
+        time.sleep(0.02)
+threading.Thread(target=sample, daemon=True).start()
+
+import flowsite.charts as charts, flowsite.cache as cache
+charts_time = {"wall": 0.0, "cpu": 0.0}
+def timed(fn):
+    def wrapper(*a, **k):
+        w, c = time.perf_counter(), cpu()
+        try:
+            return fn(*a, **k)
+        finally:
+            charts_time["wall"] += time.perf_counter() - w
+            charts_time["cpu"] += cpu() - c
+    return wrapper
+for name in ("trend_spec", "metric_spec", "flow_time_spec", "cfd_spec", "distribution_spec", "tier_spec", "vsm_spec"):
+    if hasattr(charts, name):
+        setattr(charts, name, timed(getattr(charts, name)))
+cache.ChartRenderer.svgs = timed(cache.ChartRenderer.svgs)
+counts = {"rendered": 0, "cached": 0}
+_close = cache.ChartRenderer.close
+def close(self):
+    counts["rendered"] += self.rendered; counts["cached"] += self.cached
+    self.rendered = self.cached = 0
+    _close(self)
+cache.ChartRenderer.close = close
+
+marks = []
+def progress(stage, message):
+    state["stage"] = stage
+    marks.append((stage, time.perf_counter(), cpu()))
+
+from flowsite._build import build
+t0, c0 = time.perf_counter(), cpu()
+marks.append(("config", t0, c0))
+result = build(sys.argv[1], out=sys.argv[2], progress=progress)
+marks.append(("end", time.perf_counter(), cpu()))
+state["run"] = False
+stages = {}
+for (name, t, c), (_, t2, c2) in zip(marks, marks[1:]):
+    s = stages.setdefault(name, {"wall": 0.0, "cpu": 0.0, "peak_rss": 0})
+    s["wall"] += t2 - t
+    s["cpu"] += c2 - c
+for name, peak in state["peak"].items():
+    stages.setdefault(name, {"wall": 0.0, "cpu": 0.0, "peak_rss": 0})["peak_rss"] = peak
+if "render" in stages:
+    stages["charts"] = {"wall": charts_time["wall"], "cpu": charts_time["cpu"], "peak_rss": stages["render"]["peak_rss"]}
+    stages["render"]["wall"] -= charts_time["wall"]
+    stages["render"]["cpu"] -= charts_time["cpu"]
+print(json.dumps({"stages": stages, "total": {"wall": marks[-1][1] - t0, "cpu": marks[-1][2] - c0, "peak_rss": max(state["peak"].values())},
+                  "files": len(result.files), "scorecards": len(result.model.scorecards), "charts": counts}))
+'''
+
+
+def run_build(project: Path, out: Path, cache: Path) -> dict:
+    env = dict(os.environ, FLOWSITE_CACHE_DIR=str(cache), SOURCE_DATE_EPOCH="1764547200")
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(project), str(out)], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"build of {project} failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def change_one_stream(project: Path, stream: str) -> int:
+    """Move one value stream's completions an hour later: its figures and charts change, no other's do."""
+    import polars as pl
+
+    path = project / "data" / "work_items.parquet"
+    df = pl.read_parquet(path)
+    changed = df.with_columns(pl.when(pl.col("value_stream") == stream).then(pl.col("completed_at") + dt.timedelta(hours=1)).otherwise(pl.col("completed_at")).alias("completed_at"))
+    sc_path = project / "data" / "status_changes.parquet"
+    sc = pl.read_parquet(sc_path)
+    ids = df.filter(pl.col("value_stream") == stream).get_column("id").implode()
+    sc = sc.with_columns(pl.when(pl.col("item_id").is_in(ids) & (pl.col("status") == "Done")).then(pl.col("changed_at") + dt.timedelta(hours=1)).otherwise(pl.col("changed_at")).alias("changed_at"))
+    changed.write_parquet(path, compression="zstd", statistics=True, row_group_size=1_000_000)
+    sc.write_parquet(sc_path, compression="zstd", statistics=True, row_group_size=1_000_000)
+    return int(df.filter(pl.col("value_stream") == stream).height)
+
+
+def compare_metrics(project: Path, repeat: int) -> dict:
+    """flowsite's metric stage vs DuckDB SQL vs pandas on the same loaded data; checks they agree."""
+    import polars as pl
+
+    sys.path.insert(0, str(HERE))
+    import duckdb_metrics
+    import flowsite_subset
+    import pandas_metrics
+
+    from flowsite.config import load_config
+    from flowsite.metrics import WINDOW, compute_metrics
+    from flowsite.metrics.periods import build_periods
+    from flowsite.metrics import infer_as_of
+    from flowsite.scorecard import build_scorecards
+    from flowsite.sources import load_sources
+
+    config = load_config(project)
+    frames = load_sources(config).frames
+    as_of = config.as_of or infer_as_of(frames, config.timezone)
+    periods = build_periods(as_of, config.period, config.window, config.timezone)
+    calendar = pl.DataFrame({"label": [p.label for p in periods], "start_at": [p.start for p in periods], "end_at": [p.end for p in periods], "weeks": [p.days / 7 for p in periods]})
+    envs = list(config.environments)
+    window = config.incident_window_hours
+    pd_frames = {k: v.to_pandas() for k, v in frames.items() if k in ("deployments", "changes", "incidents", "work_items", "status_changes")}
+    pd_cal = calendar.to_pandas()
+
+    def best(fn) -> tuple[float, float, object]:
+        walls, cpus, out = [], [], None
+        for _ in range(repeat):
+            r0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            out = fn()
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            walls.append(time.perf_counter() - w0)
+            cpus.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+        i = walls.index(min(walls))
+        return walls[i], cpus[i], out
+
+    fs_wall, fs_cpu, results = best(lambda: (lambda r: (r, build_scorecards(config, r)))(compute_metrics(config, frames))[0])
+    vs_ids = [v.id for v in config.value_streams]
+    sub_wall, sub_cpu, sub = best(lambda: flowsite_subset.compute(frames, periods, config, vs_ids))
+    import duckdb
+
+    con = duckdb.connect()
+    db_wall, db_cpu, db = best(lambda: duckdb_metrics.compute(frames, calendar, envs, window, con))
+    pd_wall, pd_cpu, pdf = best(lambda: pandas_metrics.compute(pd_frames, pd_cal, envs, window))
+
+    subset = ["deployment_frequency", "lead_time", "change_failure_rate", "recovery_time", "flow_velocity", "flow_time"]
+    fs = results.figures.filter(pl.col("metric").is_in(subset) & (pl.col("period") != WINDOW))
+    # flowsite keeps a row with a null value and n = 0 where a period has no data; the others have no row.
+    fs = fs.filter(pl.col("n") > 0)
+    db = db.filter(pl.col("n") > 0)
+    pdf = pdf.filter(pl.col("n") > 0)
+    checks = {}
+    for name, other in (("duckdb", db), ("pandas", pdf), ("flowsite_subset", sub.filter((pl.col("n") > 0) & (pl.col("period") != WINDOW)))):
+        j = fs.join(other, on=["value_stream", "metric", "period"], how="full", coalesce=True, suffix="_o")
+        missing = j.filter(pl.col("n").is_null() | pl.col("n_o").is_null()).height
+        diff = j.filter(pl.col("n").is_not_null() & pl.col("n_o").is_not_null()).with_columns(
+            (pl.col("value") - pl.col("value_o")).abs().alias("abs"),
+            ((pl.col("value") - pl.col("value_o")).abs() / pl.max_horizontal(pl.col("value").abs(), pl.lit(1e-9))).alias("rel"),
+        )
+        bad = diff.filter((pl.col("n") != pl.col("n_o")) | ((pl.col("abs") > 1e-6) & (pl.col("rel") > 1e-9)) | (pl.col("value").is_null() != pl.col("value_o").is_null()))
+        checks[name] = {"rows": fs.height, "compared": diff.height, "only_in_one": missing, "mismatches": bad.height,
+                        "max_abs_diff": float(diff.get_column("abs").max() or 0.0), "agree": missing == 0 and bad.height == 0,
+                        "examples": bad.head(3).to_dicts() if bad.height else []}
+    return {
+        "flowsite": {"wall": fs_wall, "cpu": fs_cpu, "what": "compute_metrics + scorecards: every metric, period, window figure and drill-down"},
+        "flowsite_subset": {"wall": sub_wall, "cpu": sub_cpu, "what": "the six-metric subset with flowsite's own metric functions (flowsite_subset.py)"},
+        "duckdb": {"wall": db_wall, "cpu": db_cpu, "what": "the six-metric subset in SQL (duckdb_metrics.py), Arrow tables registered zero-copy"},
+        "pandas": {"wall": pd_wall, "cpu": pd_cpu, "what": "the six-metric subset in pandas (pandas_metrics.py)"},
+        "ratio_vs_duckdb": fs_wall / db_wall if db_wall else None,
+        "ratio_vs_pandas": fs_wall / pd_wall if pd_wall else None,
+        "subset_ratio_vs_duckdb": sub_wall / db_wall if db_wall else None,
+        "subset": subset,
+        "checks": checks,
+        "rows": {k: v.height for k, v in frames.items()},
+    }
+
+
+def _mb(b: float) -> str:
+    return f"{b / 2**20:,.0f} MB"
+
+
+def report(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for scale, r in results["scales"].items():
+        t = Table(title=f"Scale {scale}: {r['rows']}", title_justify="left")
+        t.add_column("build")
+        t.add_column("stage")
+        t.add_column("wall s", justify="right")
+        t.add_column("CPU s", justify="right")
+        t.add_column("peak RSS", justify="right")
+        for kind in ("cold", "no_change", "one_stream_changed"):
+            b = r["builds"][kind]
+            for st in STAGES:
+                s = b["stages"].get(st)
+                if s:
+                    t.add_row(kind.replace("_", " "), st, f"{s['wall']:.2f}", f"{s['cpu']:.2f}", _mb(s["peak_rss"]))
+            pct = f" ({b['total']['wall'] / r['builds']['cold']['total']['wall']:.0%} of cold)" if kind != "cold" else ""
+            t.add_row(f"[bold]{kind.replace('_', ' ')}", "[bold]total", f"[bold]{b['total']['wall']:.2f}{pct}", f"[bold]{b['total']['cpu']:.2f}", f"[bold]{_mb(b['total']['peak_rss'])}", end_section=True)
+        console.print(t)
+        console.print(f"  charts: cold {r['builds']['cold']['charts']}, one stream changed {r['builds']['one_stream_changed']['charts']}; "
+                      f"largest scorecard page {r['largest_scorecard_kb']:.0f} KB; demo generated in {r['generate_s']:.1f} s")
+        m = r["metrics"]
+        mt = Table(title=f"Scale {scale}: metric stage on the same loaded data (best of {results['repeat']})", title_justify="left")
+        for c in ("engine", "wall s", "CPU s", "flowsite ÷ engine", "same figures"):
+            mt.add_column(c)
+        mt.add_row("flowsite metric stage (all metrics)", f"{m['flowsite']['wall']:.2f}", f"{m['flowsite']['cpu']:.2f}", "1.00", "—")
+        labels = {"flowsite_subset": "flowsite, the six metrics only", "duckdb": "DuckDB SQL, the six metrics", "pandas": "pandas, the six metrics"}
+        for eng in ("flowsite_subset", "duckdb", "pandas"):
+            c = m["checks"][eng]
+            same = "yes" if c["agree"] else f"NO: {c['mismatches']} differ, {c['only_in_one']} only in one"
+            mt.add_row(labels[eng], f"{m[eng]['wall']:.2f}", f"{m[eng]['cpu']:.2f}", f"{m['flowsite']['wall'] / m[eng]['wall']:.2f}", f"{same} ({c['compared']} figures)")
+        mt.caption = f"six metrics: flowsite ÷ DuckDB = {m['subset_ratio_vs_duckdb']:.2f}"
+        console.print(mt)
+    console.print(f"Figures written to {results['json']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", default="M,L", help="comma-separated: S, M, L (default M,L)")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the generated projects and sites (default: a temporary folder)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each metric engine; the best is kept")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="flowsite-bench-"))
+    results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "repeat": args.repeat, "scales": {}}
+    try:
+        for scale in [s.strip().upper() for s in args.scales.split(",") if s.strip()]:
+            project, site, cache = work / f"demo-{scale}", work / f"site-{scale}", work / f"cache-{scale}"
+            for p in (project, site, cache):
+                shutil.rmtree(p, ignore_errors=True)
+            print(f"[{scale}] generating the demo project …", file=sys.stderr)
+            t = time.perf_counter()
+            from flowsite.demo import create_demo
+
+            rows = create_demo(project, scale)
+            gen = time.perf_counter() - t
+            builds = {}
+            print(f"[{scale}] cold build …", file=sys.stderr)
+            builds["cold"] = run_build(project, site, cache)
+            print(f"[{scale}] rebuild, nothing changed …", file=sys.stderr)
+            builds["no_change"] = run_build(project, site, cache)
+            pages = sorted((site / "latest" / "value-streams").glob("*/index.html"))
+            largest = max((p.stat().st_size for p in pages), default=0) / 1024
+            print(f"[{scale}] rebuild, one value stream changed …", file=sys.stderr)
+            change_one_stream(project, "vs-002")
+            builds["one_stream_changed"] = run_build(project, site, cache)
+            print(f"[{scale}] metric stage: flowsite vs DuckDB SQL vs pandas …", file=sys.stderr)
+            metrics = compare_metrics(project, args.repeat)
+            results["scales"][scale] = {"rows": rows, "generate_s": gen, "builds": builds, "metrics": metrics, "largest_scorecard_kb": largest}
+            if not args.work:
+                for p in (site, cache):
+                    shutil.rmtree(p, ignore_errors=True)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    path = OUT / "results.json"
+    results["json"] = str(path.relative_to(HERE.parent))
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    report(results)
+
+
+if __name__ == "__main__":
+    main()

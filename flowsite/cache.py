@@ -1,0 +1,395 @@
+"""The incremental build cache: content-addressed, so a rebuild redoes only what its inputs changed.
+
+Two levels, both keyed by content hashes (never by timestamps), so a stale entry can only be unused:
+
+- charts: the SVG of a Vega-Lite spec, keyed by the spec's JSON and the vl-convert and flowsite
+  versions. A value stream whose data did not change produces the same specs, so only the charts
+  of the streams that changed are rendered again. Missing SVGs are rendered in worker processes
+  (vl-convert renders on one core per process), overlapping with the page rendering.
+- builds: every file of a version folder, keyed by the bytes of every input file, flowsite.yml,
+  the theme, the pages, the versions already published and flowsite's version. A rebuild with
+  nothing changed skips loading, metrics and rendering and only publishes again.
+
+The cache lives in FLOWSITE_CACHE_DIR, else XDG_CACHE_HOME/flowsite, else ~/.cache/flowsite;
+FLOWSITE_CACHE_DIR=off turns it off. An unwritable cache costs only the time it would have saved.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import BuildError, Problem
+
+# Below this many charts to render, starting worker processes costs more than it saves.
+POOL_MIN = 64
+
+
+def cache_dir() -> Path | None:
+    env = os.environ.get("FLOWSITE_CACHE_DIR")
+    if env and env.strip().lower() in ("off", "0", "no", "false"):
+        return None
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "flowsite"
+
+
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        b = p.encode("utf-8") if isinstance(p, str) else p
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+# ---- charts ------------------------------------------------------------------------------------
+def render_svg(spec_json: str) -> str:
+    """A Vega-Lite spec (JSON text) as SVG: the one place flowsite calls vl-convert for a chart, in
+    the build process and in the workers alike (which therefore import nothing else)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(json.loads(spec_json))
+
+
+def _render_batch(spec_jsons: list[str]) -> list[str]:
+    return [render_svg(s) for s in spec_jsons]
+
+
+def _serve() -> None:
+    """Worker process: one JSON list of specs per input line, one JSON list of SVGs per output line."""
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        try:
+            reply = {"svgs": _render_batch(json.loads(line))}
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it as a build error
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply).encode("utf-8") + b"\n")
+        out.flush()
+    os._exit(0)  # nothing to clean up; skips interpreter teardown the build would wait for
+
+
+class _Worker:
+    """A `python -c` child rendering SVGs (a plain subprocess: no re-import of the caller's __main__,
+    no fork of a process whose polars and vl-convert threads are running)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", "from flowsite.cache import _serve; _serve()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def render(self, specs: list[str]) -> list[str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(specs).encode("utf-8") + b"\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        reply = json.loads(line) if line else {"error": f"chart worker exited with code {self.proc.wait()}"}
+        if "error" in reply:
+            raise BuildError(problems=[Problem(f"rendering a chart failed: {reply['error']}", hint="run with FLOWSITE_CHART_WORKERS=1 to render in the build process")])
+        return reply["svgs"]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _vl_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("vl-convert-python")
+    except Exception:  # noqa: BLE001 - any failure just narrows the cache key less
+        return "unknown"
+
+
+def chart_workers() -> int:
+    env = os.environ.get("FLOWSITE_CHART_WORKERS", "")
+    if env.strip().isdigit():
+        return max(1, int(env))
+    return min(os.cpu_count() or 1, 8)
+
+
+class ChartRenderer:
+    """Collects specs while pages render, then returns every SVG: cached, or rendered in parallel.
+
+    `add(spec_json)` returns the key under which `svgs()` later returns the SVG. Rendering starts
+    as soon as a batch is full, in worker processes fed by one thread each, so it overlaps with
+    the rest of the build in the main process.
+    """
+
+    def __init__(self, workers: int | None = None, batch: int = 8):
+        self.root = cache_dir()
+        self.workers = workers if workers is not None else chart_workers()
+        self.batch = batch
+        self.svg: dict[str, str] = {}
+        self.pending: dict[str, str] = {}  # key -> spec json, not yet submitted
+        self.submitted: set[str] = set()
+        self.futures: list[tuple[list[str], Future]] = []
+        self.threads: ThreadPoolExecutor | None = None
+        self.procs: list[_Worker] = []
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.rendered = 0
+        self.cached = 0
+        self._salt = _vl_version() + "\0" + __version__
+
+    def _path(self, key: str) -> Path | None:
+        return self.root / "svg" / key[:2] / f"{key}.svgz" if self.root else None
+
+    def add(self, spec_json: str) -> str:
+        key = _digest(self._salt, spec_json)
+        if key in self.svg or key in self.pending or key in self.submitted:
+            return key
+        path = self._path(key)
+        data = _read(path) if path else None
+        if data is not None:
+            try:
+                self.svg[key] = zlib.decompress(data).decode("utf-8")
+                self.cached += 1
+                return key
+            except (zlib.error, UnicodeDecodeError):
+                pass
+        self.pending[key] = spec_json
+        if len(self.pending) >= self.batch and (self.futures or len(self.pending) >= POOL_MIN) and self.workers > 1:
+            self._flush()
+        return key
+
+    def _remote(self, specs: list[str]) -> list[str]:
+        worker = getattr(self.local, "worker", None)
+        if worker is None:
+            worker = self.local.worker = _Worker()
+            with self.lock:
+                self.procs.append(worker)
+        return worker.render(specs)
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        if self.threads is None:
+            self.threads = ThreadPoolExecutor(self.workers, thread_name_prefix="flowsite-charts")
+        keys, specs = list(self.pending), list(self.pending.values())
+        self.pending = {}
+        self.submitted.update(keys)
+        for i in range(0, len(keys), self.batch):
+            self.futures.append((keys[i:i + self.batch], self.threads.submit(self._remote, specs[i:i + self.batch])))
+
+    def svgs(self) -> dict[str, str]:
+        """Every SVG added so far, rendering what is missing (in this process when it is little)."""
+        try:
+            if self.futures or (len(self.pending) >= POOL_MIN and self.workers > 1):
+                self._flush()
+            else:
+                keys, specs = list(self.pending), list(self.pending.values())
+                self.pending = {}
+                if keys:
+                    self._store(keys, _render_batch(specs))
+            for keys, fut in self.futures:
+                self._store(keys, fut.result())
+            self.futures = []
+        finally:
+            self.close()
+        return self.svg
+
+    def _store(self, keys: list[str], svgs: list[str]) -> None:
+        for key, svg in zip(keys, svgs):
+            self.svg[key] = svg
+            self.rendered += 1
+            path = self._path(key)
+            if path is not None:
+                _atomic_write(path, zlib.compress(svg.encode("utf-8"), 6))
+
+    def close(self) -> None:
+        if self.threads is not None:
+            self.threads.shutdown(wait=True, cancel_futures=True)
+            self.threads = None
+        for w in self.procs:
+            w.close()
+        self.procs = []
+
+
+# ---- whole builds -------------------------------------------------------------------------------
+BUILTIN_PLUGINS = {"flowsite.presets", "flowsite.metrics.catalogue", "flowsite.metrics.custom"}
+KEEP_BUILDS = 6  # newest build entries kept; older ones and blobs only they used are pruned
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _project_files(root: Path, skip: list[Path]) -> list[Path]:
+    """Every file of the project folder (config, data, pages, maps, theme, metrics as code),
+    without hidden folders and the output folder."""
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        here = Path(dirpath)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__" and (here / d).resolve() not in skip)
+        out.extend(here / f for f in sorted(files) if not f.startswith("."))
+    return out
+
+
+def build_key(config, out_dir: Path, args: dict) -> str | None:
+    """Content hash of every input of one version folder, or None when an input cannot be hashed
+    (a database or warehouse source, a plugin from outside flowsite, a remote history)."""
+    from . import plugins
+
+    if cache_dir() is None or args.get("history_url"):
+        return None
+    if set(plugins.names()) - BUILTIN_PLUGINS:
+        return None
+    files = set(_project_files(config.project_dir, [out_dir.resolve()]))
+    for spec in config.sources.values():
+        if getattr(spec, "postgres", None) or getattr(spec, "dbt_ref", None):
+            return None
+        if getattr(spec, "duckdb", None):
+            files.add(config.resolve(spec.duckdb))
+        elif spec.path:
+            from .sources.files import expand
+
+            try:
+                files.update(expand(config, spec))
+            except Exception:  # noqa: BLE001 - the build itself reports a missing file properly
+                return None
+    if config.theme_dir is not None and config.theme_dir.is_dir():
+        files.update(p for p in config.theme_dir.rglob("*") if p.is_file())
+    archive = args.get("history_archive")
+    if archive and Path(archive).is_file():
+        files.add(Path(archive))
+    env = {k: os.environ.get(k) for k in ("SOURCE_DATE_EPOCH", "TZ")}
+    import datetime as dt
+
+    parts = [__version__, _vl_version(), json.dumps(args, sort_keys=True, default=str), json.dumps(env, sort_keys=True), dt.date.today().isoformat()]
+    builtin = Path(__file__).parent
+    for p in sorted(files):
+        parts.append(f"{p}\0{_file_digest(p) if p.is_file() else '-'}")
+    # flowsite's own code and built-in theme: an edited checkout must not reuse older output.
+    for p in sorted(builtin.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".html", ".css", ".js", ".yml", ".yaml", ".json", ".svg", ".woff2"):
+            parts.append(f"{p.relative_to(builtin)}\0{_file_digest(p)}")
+    return _digest(*parts)
+
+
+def out_state(out_dir: Path) -> str:
+    """Hash of what the published site feeds into a build: the version list, the default alias and
+    the figures of every version (for the compare page)."""
+    parts = []
+    for p in [out_dir / "versions.json", out_dir / "index.html", *sorted(out_dir.glob("*/data/metrics.json")), *sorted(out_dir.glob("*/manifest.json"))]:
+        if p.is_file():
+            parts.append(f"{p.relative_to(out_dir)}\0{_file_digest(p)}")
+    return _digest(*parts)
+
+
+class BuildStore:
+    """Version folders of earlier builds with the state the build needs to publish them again.
+    File contents are stored once each, by hash, so builds that share files share storage."""
+
+    def __init__(self):
+        self.root = cache_dir()
+
+    def load(self, key: str, site_state: str) -> tuple[dict[str, bytes], Any] | None:
+        """The entry for `key` if the published site is as that build found or left it (a rebuild
+        of the same version over its own output publishes the same files)."""
+        if self.root is None:
+            return None
+        entry = self.root / "builds" / key
+        raw = _read(entry / "index.json")
+        state = _read(entry / "state.pickle")
+        if raw is None or state is None:
+            return None
+        try:
+            index = json.loads(raw)
+            if site_state not in index.get("site_states", []):
+                return None
+            obj = pickle.loads(state)
+            import polars as pl
+
+            frames = {name: pl.read_ipc(entry / f"{name}.arrow") for name in index.get("frames", [])}
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss, never a failed build
+            return None
+        files: dict[str, bytes] = {}
+        for rel, digest in index["files"].items():
+            data = _read(self.root / "blobs" / digest[:2] / digest)
+            if data is None or hashlib.sha256(data).hexdigest() != digest:
+                return None
+            files[rel] = data
+        obj["frames"] = frames
+        os.utime(entry)
+        return files, obj
+
+    def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str]) -> None:
+        if self.root is None:
+            return
+        entry = self.root / "builds" / key
+        try:
+            index = {}
+            for rel, data in sorted(files.items()):
+                digest = hashlib.sha256(data).hexdigest()
+                index[rel] = digest
+                blob = self.root / "blobs" / digest[:2] / digest
+                if not blob.exists():
+                    _atomic_write(blob, data)
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "builds" if (self.root / "builds").is_dir() else _mk(self.root / "builds"), prefix=".tmp-"))
+            for name, df in frames.items():
+                df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+            (tmp / "state.pickle").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+            (tmp / "index.json").write_text(json.dumps({"files": index, "frames": sorted(frames), "site_states": site_states}, sort_keys=True), encoding="utf-8")
+            if entry.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            os.replace(tmp, entry)
+            self._prune()
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            return
+
+    def _prune(self) -> None:
+        builds = sorted((p for p in (self.root / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)
+        if len(builds) <= KEEP_BUILDS:
+            return
+        for old in builds[KEEP_BUILDS:]:
+            shutil.rmtree(old, ignore_errors=True)
+        used = set()
+        for b in builds[:KEEP_BUILDS]:
+            raw = _read(b / "index.json")
+            if raw:
+                used.update(json.loads(raw)["files"].values())
+        for blob in (self.root / "blobs").glob("*/*"):
+            if blob.name not in used:
+                with contextlib.suppress(OSError):
+                    blob.unlink()
+
+
+def _mk(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

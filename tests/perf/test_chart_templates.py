@@ -1,0 +1,42 @@
+"""Chart specs filled into per-kind templates are exactly the specs Altair builds chart by chart."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flowsite import charts
+from flowsite.config import load_config
+from flowsite.metrics import compute_metrics
+from flowsite.scorecard import build_scorecards
+from flowsite.sources import load_sources
+
+
+def _all_specs(model) -> list[str]:
+    out = []
+    for card in model.scorecards:
+        if card.tier:
+            out.append(charts.tier_spec(card, model.benchmark_title))
+        if card.map is not None:
+            out.append(charts.vsm_spec(card))
+        out.append(charts.distribution_spec({"feature": 50.0, "defect": None, "risk": 10.0, "debt": 40.0}, card.investment, card.name))
+        out.append(charts.cfd_spec([{"day": "2026-01-05", "state": "done", "items": 3, "order": 0}, {"day": "2026-01-05", "state": "in progress", "items": 2, "order": 1}], card.name))
+        out.append(charts.flow_time_spec([1.0, 2.5, 7.25], card.name, 2.5, None))
+        out.append(charts.flow_time_spec([1.0, 2.5, 7.25, 30.0], card.name, 2.5, 6.0))
+        out.extend(charts.trend_spec(f, card.name) for f in card.figures)
+    return [json.dumps(s, sort_keys=True) for s in out]
+
+
+def test_templated_specs_equal_altair_per_chart(sample_project: Path, monkeypatch):
+    config = load_config(sample_project)
+    results = compute_metrics(config, load_sources(config).frames)
+    model = build_scorecards(config, results)
+    charts._TEMPLATES.clear()
+    templated = _all_specs(model)
+    assert len(charts._TEMPLATES) < len(templated) / 3  # kinds are shared across charts
+
+    def per_chart(key, make, datas, title, description):
+        charts._ROWS.clear()
+        return charts._finish(make([charts._data(rows) for rows in datas]), title, description)
+
+    monkeypatch.setattr(charts, "_templated", per_chart)
+    assert _all_specs(model) == templated

@@ -1,0 +1,115 @@
+"""The incremental build: cached output is byte-identical to a cold build, and only what changed is redone."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flowsite import build
+from flowsite import cache as cache_mod
+from flowsite import charts
+from flowsite.cache import ChartRenderer
+from tests.conftest import run_cli, tree_digest
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("FLOWSITE_CACHE_DIR", str(d))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    return d
+
+
+def _build(project: Path, out: Path, **kw) -> list[str]:
+    stages: list[str] = []
+    build(project, out=out, progress=lambda stage, message: stages.append(f"{stage}: {message}"), **kw)
+    return stages
+
+
+def _svgs(cache: Path) -> set[str]:
+    return {p.name for p in (cache / "svg").rglob("*.svgz")}
+
+
+def test_rebuild_with_nothing_changed_reuses_the_build_and_is_identical(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    site = tmp_path / "site"
+    first = _build(sample_project, site)
+    assert not any("reusing" in s for s in first)
+    cold = tree_digest(site)
+    again = _build(sample_project, site)
+    assert any("inputs unchanged: reusing the previous build" in s for s in again)
+    assert not any(s.startswith(("metrics", "render")) for s in again)
+    assert tree_digest(site) == cold
+    # The same build with the cache off publishes the same bytes.
+    _build(sample_project, site, cache=False)
+    assert tree_digest(site) == cold
+
+
+def test_one_value_stream_changed_redoes_its_charts_only_and_matches_a_cold_build(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    before = _svgs(cache_dir)
+    # A late-found payments item: payments' figures and charts change, the other streams' do not.
+    wi = sample_project / "data" / "work_items.csv"
+    wi.write_text(wi.read_text(encoding="utf-8") + "NW-99999,Story,payments,Late item,2026-09-01T09:00:00Z,2026-09-20T15:00:00Z,,3\n", encoding="utf-8")
+    stages = _build(sample_project, site)
+    assert not any("reusing" in s for s in stages)
+    new = _svgs(cache_dir) - before
+    assert 0 < len(new) < len(before) / 2
+    incremental = tree_digest(site)
+
+    cold_site = tmp_path / "cold"
+    r = run_cli("build", sample_project, "--out", cold_site, "--no-cache")
+    assert r.exit_code == 0, r.output
+    assert incremental == tree_digest(cold_site)
+    assert _svgs(cache_dir) - before == new  # --no-cache wrote nothing to the cache
+
+
+def test_the_cache_can_be_turned_off(sample_project: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("FLOWSITE_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    _build(sample_project, tmp_path / "site")
+    assert not (tmp_path / "xdg").exists()
+    assert not any("reusing" in s for s in _build(sample_project, tmp_path / "site"))
+
+
+def test_a_damaged_cache_entry_is_a_miss_not_a_failure(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    cold = tree_digest(site)
+    blobs = sorted(p for p in (cache_dir / "blobs").rglob("*") if p.is_file())
+    for blob in blobs[:3]:
+        blob.write_bytes(b"damaged")
+    for svg in list((cache_dir / "svg").rglob("*.svgz"))[:3]:
+        svg.write_bytes(b"not zlib")
+    stages = _build(sample_project, site)
+    assert not any("reusing" in s for s in stages)
+    assert tree_digest(site) == cold
+
+
+def test_worker_processes_render_the_same_svgs_as_the_build_process(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("FLOWSITE_CACHE_DIR", "off")
+    monkeypatch.setattr(cache_mod, "POOL_MIN", 2)
+    specs = []
+    for i in range(6):
+        spec = {"data": {"values": [{"x": j, "y": (j * (i + 3)) % 7} for j in range(10)]}, "mark": "bar", "title": f"chart {i}",
+                "encoding": {"x": {"field": "x", "type": "ordinal"}, "y": {"field": "y", "type": "quantitative"}}}
+        specs.append(json.dumps(spec, sort_keys=True))
+    pooled = ChartRenderer(workers=2, batch=2)
+    keys = [pooled.add(s) for s in specs]
+    out = pooled.svgs()
+    assert pooled.rendered == 6 and not pooled.procs
+    assert [out[k] for k in keys] == [charts._svg(s) for s in specs]
+
+
+def test_a_failing_chart_is_a_build_error_naming_it(tmp_path: Path, monkeypatch):
+    from flowsite.errors import BuildError
+
+    monkeypatch.setenv("FLOWSITE_CACHE_DIR", "off")
+    monkeypatch.setattr(cache_mod, "POOL_MIN", 1)
+    r = ChartRenderer(workers=2, batch=1)
+    r.add(json.dumps({"mark": "bar", "encoding": {"x": {"field": "x", "type": "no-such-type"}}, "data": {"values": [{"x": 1}]}}))
+    r.add(json.dumps({"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}))
+    with pytest.raises(BuildError, match="rendering a chart failed"):
+        r.svgs()
+    assert not r.procs
