@@ -6,7 +6,7 @@ import datetime as dt
 import polars as pl
 
 from ._frame import empty_figures, summarise
-from .periods import WINDOW, Period, in_window, period_label
+from .periods import WINDOW, Period, date_label, in_window, period_label
 from .stats import median_expr
 
 HOUR = 3_600_000_000  # microseconds
@@ -147,15 +147,6 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     return pl.concat(parts, how="vertical_relaxed"), drill, excluded
 
 
-def _day_period(period: str) -> pl.Expr:
-    d = pl.col("day")
-    if period == "week":
-        return d.dt.strftime("%G-W%V")
-    if period == "quarter":
-        return pl.concat_str([d.dt.year().cast(pl.String), pl.lit("-Q"), d.dt.quarter().cast(pl.String)])
-    return d.dt.strftime("%Y-%m")
-
-
 def deployment_days(prod: pl.DataFrame, value_streams: list[str], period: str, day_timezone: str, days: tuple[dt.date, dt.date], window: tuple[dt.date, dt.date],
                     *, week_start: int = 1, statistic: str = "interpolated", buckets: tuple[str, ...] = ("week", "month"), from_first: bool = True) -> pl.DataFrame:
     """Deployment days (days with >= 1 deployment) per calendar week / month / half-year, summarised
@@ -185,7 +176,7 @@ def deployment_days(prod: pl.DataFrame, value_streams: list[str], period: str, d
     stat = {"interpolated": pl.col("d").median(), "lower": pl.col("d").quantile(0.5, "lower"), "upper": pl.col("d").quantile(0.5, "higher")}[statistic]
     parts = [empty_figures()]
     for b in buckets:
-        g = grid.with_columns(keys[b].alias("bucket"), _day_period(period).alias("period"))
+        g = grid.with_columns(keys[b].alias("bucket"), date_label("day", period).alias("period"))
         in_days = g.filter(pl.col("day").is_between(*days))
         per = in_days.group_by("value_stream", "period", "bucket").agg(pl.col("deployed").sum().alias("d")).group_by("value_stream", "period").agg(stat.alias("value"), pl.len().alias("n"))
         whole = (

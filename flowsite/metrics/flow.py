@@ -6,7 +6,7 @@ import datetime as dt
 import polars as pl
 
 from ._frame import empty_figures, summarise, to_long
-from .periods import WINDOW, Period
+from .periods import WINDOW, Period, date_label
 from .stats import median_expr, quantile_expr
 
 DAY = 86_400_000_000  # microseconds
@@ -164,7 +164,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     last_day = min(periods[-1].end - dt.timedelta(microseconds=1), as_of_end).astimezone(_tz(timezone)).date()
     wip = daily_wip(tl, first_day, last_day, timezone, sc)
     if wip.height:
-        labelled = wip.with_columns(_day_label(period).alias("period"))
+        labelled = wip.with_columns(date_label("day", period).alias("period"))
         per = labelled.group_by("value_stream", "period").agg(pl.col("wip").mean().alias("v::flow_load"), pl.len().alias("n::flow_load"))
         whole = labelled.group_by("value_stream").agg(pl.col("wip").mean().alias("v::flow_load"), pl.len().alias("n::flow_load")).with_columns(pl.lit(WINDOW).alias("period"))
         figures.append(to_long(pl.concat([per, whole.select(per.columns)]), ["flow_load"]))
@@ -179,15 +179,6 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
         ).sort("value_stream", "done_at", "id", nulls_last=True)
     }
     return pl.concat(figures, how="vertical_relaxed"), drill, excluded, wip
-
-
-def _day_label(period: str) -> pl.Expr:
-    d = pl.col("day")
-    if period == "week":
-        return d.dt.strftime("%G-W%V")
-    if period == "quarter":
-        return pl.concat_str([d.dt.year().cast(pl.String), pl.lit("-Q"), d.dt.quarter().cast(pl.String)])
-    return d.dt.strftime("%Y-%m")
 
 
 def _tz(name: str):

@@ -66,7 +66,12 @@ def build_periods(as_of: dt.date, period: str, window: int, timezone: str) -> li
 def period_label(col: str | pl.Expr, period: str, timezone: str) -> pl.Expr:
     """Expression giving the period label of a UTC timestamp column."""
     expr = pl.col(col) if isinstance(col, str) else col
-    local = expr.dt.convert_time_zone(timezone)
+    return date_label(expr.dt.convert_time_zone(timezone), period)
+
+
+def date_label(local: str | pl.Expr, period: str) -> pl.Expr:
+    """Period label of a local date or datetime column (2026-W05, 2026-10, 2026-Q4)."""
+    local = pl.col(local) if isinstance(local, str) else local
     if period == "week":
         return local.dt.strftime("%G-W%V")
     if period == "quarter":
