@@ -80,7 +80,25 @@ def render_svg(spec_json: str) -> str:
     the build process and in the workers alike (which therefore import nothing else)."""
     import vl_convert
 
-    return vl_convert.vegalite_to_svg(json.loads(spec_json))
+    spec = json.loads(spec_json)
+    try:
+        return vl_convert.vegalite_to_svg(spec)
+    except ValueError as exc:
+        # vl-convert fails when label truncation cuts an emoji's surrogate pair in half; draw
+        # characters outside the Basic Multilingual Plane as U+FFFD in the static SVG instead.
+        if "text info" not in str(exc):
+            raise
+        return vl_convert.vegalite_to_svg(_bmp_only(spec))
+
+
+def _bmp_only(value):
+    if isinstance(value, str):
+        return "".join(ch if ord(ch) <= 0xFFFF else "\ufffd" for ch in value)
+    if isinstance(value, list):
+        return [_bmp_only(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _bmp_only(v) for k, v in value.items()}
+    return value
 
 
 def _render_batch(spec_jsons: list[str]) -> list[str]:

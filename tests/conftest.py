@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from flowsite.cli import main
+
+# Property tests run the same examples on every run by default, so a green build stays green;
+# FLOWSITE_HYPOTHESIS_PROFILE=explore draws new random examples (a fuzzing campaign).
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("FLOWSITE_HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_project"
