@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, plugins
+from . import plugins
 from .cache import BuildStore, build_key, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges

@@ -5,7 +5,6 @@ rendered to inline SVG here and their specs saved beside the pages for the inter
 """
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import re

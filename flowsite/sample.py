@@ -59,7 +59,7 @@ def _write(path: Path, header: list[str], rows: list[list]) -> None:
 def generate(out: Path, seed: int = 7) -> dict[str, int]:
     """Write data/*.csv under `out`; returns row counts per file."""
     rng = random.Random(seed)
-    items, changes_rows, status_rows, deploys, changes, incidents, survey, kpis = [], [], [], [], [], [], [], []
+    items, status_rows, deploys, changes, incidents, survey, kpis = [], [], [], [], [], [], []
     seq = {"item": 1000, "dep": 1, "chg": 1, "inc": 1}
     days = (END - START).days
     for vs, (dpw, ipw, mix, inc_share, lead_h, flow_d) in STREAMS.items():
