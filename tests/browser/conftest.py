@@ -17,30 +17,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.chromium import launch, missing_reason
 from tests.conftest import SAMPLE
 
-CHROMIUM = Path("/usr/bin/chromium")
 PREFIX = "/repo/"  # a sub-path, like GitHub Pages' /<repo>/, to prove every link is relative
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-default-apps", "--disable-sync"]
 
-
-
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)"
-    try:
-        import axe_playwright_python  # noqa: F401
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "browser tests need playwright and axe-playwright-python (pip install -e '.[test]')"
-    return None
 
 
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
-    reason = _missing()
+    reason = missing_reason(axe=True)
     if reason and os.environ.get("FLOWSITE_REQUIRE_BROWSER") and any(here in Path(str(i.fspath)).parents for i in items):
         raise pytest.UsageError(f"FLOWSITE_REQUIRE_BROWSER is set but {reason}")
     for item in items:
@@ -93,7 +80,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        b = launch(p)
         yield b
         b.close()
 

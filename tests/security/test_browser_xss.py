@@ -16,9 +16,8 @@ import pytest
 
 from flowsite._build import build
 from tests.bad_inputs.tiny import CONFIG, write_tiny
+from tests.chromium import in_own_thread, launch, missing_reason
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
 
 # Each payload, if it ever ran, would open a dialog or set window.__pwned.
 XSS = [
@@ -31,17 +30,7 @@ XSS = [
 ]
 
 
-def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return "needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "needs the playwright package (pip install -e '.[test]')"
-    return None
-
-
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")]
 
 
 @pytest.fixture(scope="module")
@@ -78,24 +67,6 @@ document.addEventListener('securitypolicyviolation', e => window.__violations.pu
 """
 
 
-def in_own_thread(fn) -> None:
-    """Playwright's sync API refuses to start where an event loop runs (another suite's session browser)."""
-    failure: list[BaseException] = []
-
-    def run():
-        try:
-            fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            failure.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout=240)
-    assert not t.is_alive(), "the browser check hung"
-    if failure:
-        raise failure[0]
-
-
 def test_hostile_site_runs_no_injected_script(hostile_site: str):
     in_own_thread(lambda: _visit_hostile_site(hostile_site))
 
@@ -105,7 +76,7 @@ def _visit_hostile_site(hostile_site: str) -> None:
 
     dialogs: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        browser = launch(p)
         try:
             ctx = browser.new_context(service_workers="block")
             ctx.add_init_script(WATCH)
@@ -177,7 +148,7 @@ def test_the_watch_would_see_a_dialog(tmp_path: Path):
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+            browser = launch(p)
             try:
                 page = browser.new_page()
                 page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

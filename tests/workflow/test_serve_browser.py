@@ -1,47 +1,16 @@
 """Live reload in real Chromium: the page reloads itself after a rebuild and shows a failed build as a banner."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 from flowsite.serve import DevServer
+from tests.chromium import in_own_thread, launch, missing_reason
 from tests.workflow.project import small_project
 from tests.workflow.test_serve import status, touch_later, wait_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "browser tests need the playwright package (pip install -e '.[test]')"
-    return None
-
-
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(_missing() is not None, reason=_missing() or "")]
-
-
-def in_own_thread(fn):
-    """Run fn in a fresh thread: Playwright's sync API refuses a thread where another session (tests/browser) is open."""
-    outcome: list[BaseException] = []
-
-    def run():
-        try:
-            fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            outcome.append(exc)
-
-    t = threading.Thread(target=run)
-    t.start()
-    t.join(timeout=120)
-    assert not t.is_alive(), "the browser check hung"
-    if outcome:
-        raise outcome[0]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")]
 
 
 def test_page_reloads_and_shows_build_errors(tmp_path):
@@ -54,7 +23,7 @@ def _watch_the_page(server: DevServer, project: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = launch(p)
         try:
             page = browser.new_page()
             errors: list[str] = []
