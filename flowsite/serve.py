@@ -177,9 +177,15 @@ class DevServer:
 
     def start(self) -> "DevServer":
         self._httpd = self._bind()
+        # Snapshot before the first build, so an edit made while it runs (or right after start()
+        # returns, before the watcher thread is scheduled) still triggers a rebuild.
+        from ._build import _data_dirs
+
+        self.watch_roots = self._roots(_data_dirs)
+        first = snapshot(self.watch_roots, self._skip)
         self.rebuild()
         t = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="flowsite-serve", daemon=True)
-        w = threading.Thread(target=self._watch, name="flowsite-watch", daemon=True)
+        w = threading.Thread(target=self._watch, args=(first,), name="flowsite-watch", daemon=True)
         self._threads = [t, w]
         t.start()
         w.start()
@@ -201,8 +207,7 @@ class DevServer:
         self.stop()
 
     # ---- watching -------------------------------------------------------------------------
-    def _watch(self) -> None:
-        before = snapshot(self.watch_roots, self._skip)
+    def _watch(self, before: dict[str, tuple[int, int]]) -> None:
         while not self._stop.wait(self.interval):
             now = snapshot(self.watch_roots, self._skip)
             if now == before:
