@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import plugins
+from . import plugins, vega_bundle
 from .cache import BuildStore, build_key, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges
@@ -137,6 +137,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     key = build_key(config, out_dir, args) if store is not None else None
     site_before = out_state(out_dir) if key is not None else ""
     hit = store.load(key, site_before) if key is not None else None
+    if hit is None:
+        vega_bundle.prefetch()  # made in the background while data loads (cached after the first build)
     timings["config"] = time.perf_counter() - t0
 
     t = time.perf_counter()

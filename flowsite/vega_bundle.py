@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from .cache import cache_dir
@@ -36,8 +37,39 @@ def generate() -> bytes:
     return vlc.javascript_bundle(snippet=SNIPPET).encode("utf-8")
 
 
+_PREFETCH: dict[str, object] = {}
+
+
+def prefetch() -> None:
+    """Start making the bundle in a background thread, so a cold build overlaps its 1-2 s with
+    loading and metrics (vl-convert releases the GIL while it bundles). `vega_bundle()` takes the
+    result; a failure there is raised again by the call that makes it in the foreground."""
+    if "thread" in _PREFETCH:
+        return
+
+    def run():
+        try:
+            _PREFETCH["data"] = _cached_or_generated(True)
+        except Exception:  # noqa: BLE001 - the foreground call repeats the work and reports
+            pass
+
+    t = threading.Thread(target=run, name="flowsite-vega-bundle", daemon=True)
+    _PREFETCH["thread"] = t
+    t.start()
+
+
 def vega_bundle(*, use_cache: bool = True) -> bytes:
     """The bundle's bytes: from the cache when present, else generated (and cached)."""
+    t = _PREFETCH.pop("thread", None)
+    if t is not None:
+        t.join()
+        data = _PREFETCH.pop("data", None)
+        if data is not None and use_cache:
+            return data
+    return _cached_or_generated(use_cache)
+
+
+def _cached_or_generated(use_cache: bool) -> bytes:
     folder = cache_dir() if use_cache else None
     if folder is None:
         return generate()
