@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import threading
+import subprocess
+import sys
 from pathlib import Path
 
 from .cache import cache_dir
@@ -37,42 +38,38 @@ def generate() -> bytes:
     return vlc.javascript_bundle(snippet=SNIPPET).encode("utf-8")
 
 
-_PREFETCH: dict[str, object] = {}
+_PREFETCH: dict[str, subprocess.Popen] = {}
 
 
 def prefetch() -> None:
-    """Start making the bundle in a background thread, so a cold build overlaps its 1-2 s with
-    loading and metrics (vl-convert releases the GIL while it bundles). `vega_bundle()` takes the
-    result; a failure there is raised again by the call that makes it in the foreground."""
-    if "thread" in _PREFETCH:
+    """Start making the bundle in a child process when it is not cached, so a cold build overlaps
+    its 1-2 s with loading and metrics. (A thread would not do: while vl-convert bundles, imports
+    in the build's own thread stall.) `vega_bundle()` takes the child's output."""
+    folder = cache_dir()
+    if "proc" in _PREFETCH or (folder is not None and (folder / "vega" / cache_key()).is_file()):
         return
+    code = "import sys; from flowsite.vega_bundle import generate; sys.stdout.buffer.write(generate())"
+    _PREFETCH["proc"] = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
-    def run():
-        try:
-            _PREFETCH["data"] = _cached_or_generated(True)
-        except Exception:  # noqa: BLE001 - the foreground call repeats the work and reports
-            pass
 
-    t = threading.Thread(target=run, name="flowsite-vega-bundle", daemon=True)
-    _PREFETCH["thread"] = t
-    t.start()
+def _prefetched() -> bytes | None:
+    proc = _PREFETCH.pop("proc", None)
+    if proc is None:
+        return None
+    data, _ = proc.communicate()
+    # A failed child only costs making the bundle here, where an error is reported properly.
+    return data if proc.returncode == 0 and data else None
 
 
 def vega_bundle(*, use_cache: bool = True) -> bytes:
     """The bundle's bytes: from the cache when present, else generated (and cached)."""
-    t = _PREFETCH.pop("thread", None)
-    if t is not None:
-        t.join()
-        data = _PREFETCH.pop("data", None)
-        if data is not None and use_cache:
-            return data
-    return _cached_or_generated(use_cache)
+    return _cached_or_generated(use_cache, _prefetched())
 
 
-def _cached_or_generated(use_cache: bool) -> bytes:
+def _cached_or_generated(use_cache: bool, made: bytes | None = None) -> bytes:
     folder = cache_dir() if use_cache else None
     if folder is None:
-        return generate()
+        return made or generate()
     path = folder / "vega" / cache_key()
     try:
         data = path.read_bytes()
@@ -80,7 +77,7 @@ def _cached_or_generated(use_cache: bool) -> bytes:
             return data
     except OSError:
         pass
-    data = generate()
+    data = made or generate()
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
