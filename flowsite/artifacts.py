@@ -66,7 +66,20 @@ def metrics_document(model: SiteModel, results: MetricResults, version: str, ver
 
 
 def dumps_json(doc: dict) -> bytes:
-    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    """Sorted keys; a top-level list puts one compact element per line (readable, diffable, and
+    written by json's C encoder: indenting every level takes its pure-Python path, seconds at scale)."""
+    def one(value) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+    parts = []
+    for key in sorted(doc):
+        value = doc[key]
+        if isinstance(value, list) and value:
+            body = "[\n  " + ",\n  ".join(one(v) for v in value) + "\n ]"
+        else:
+            body = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False).replace("\n", "\n ")
+        parts.append(f" {one(key)}: {body}")
+    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
 
 
 def csv_bytes(df: pl.DataFrame) -> bytes:
