@@ -299,6 +299,26 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader; we compose nodes ourselves to keep line numbers per key."""
 
 
+# libyaml parses a 500-stream config ten times faster; its error messages are terser, so a
+# document it rejects is parsed again by the pure-Python loader, which explains the problem.
+_FastLoader = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str):
+    if _FastLoader is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        loader = _FastLoader(text)
+        try:
+            return loader, loader.get_single_node()
+        except yaml.YAMLError:
+            loader.dispose()
+    loader = _LineLoader(text)  # the reader rejects NULs and other unprintable characters here
+    try:
+        return loader, loader.get_single_node()
+    except yaml.YAMLError:
+        loader.dispose()
+        raise
+
+
 MAX_YAML_NODES = 200_000  # aliases can expand a few lines into billions of values ("billion laughs")
 
 
@@ -348,8 +368,7 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[str, in
     lines: dict[str, int] = {}
     loader = None
     try:
-        loader = _LineLoader(text)  # the reader rejects NULs and other unprintable characters here
-        node = loader.get_single_node()
+        loader, node = _compose(text)
         data = _to_python(node, loader, "", lines) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
