@@ -1,7 +1,9 @@
-"""Charts: Vega-Lite specs built with Altair, rendered to inline SVG at build time.
+"""Charts: Vega-Lite specs built with Altair, and their static SVG drawn at build time.
 
-Pure functions (model in, spec dict out) plus `to_svg`, which calls vl-convert. The same spec is
-embedded beside its SVG as JSON so the page can make it interactive with the site's own Vega bundle.
+Pure functions, model in, spec out. Each spec is a `Spec`: the Vega-Lite dict (embedded beside the
+page as JSON, so the site's own Vega bundle can make the chart interactive) that also knows how to
+draw itself as static inline SVG with `svgchart` from the same rows and options. `to_svg` draws a
+spec, or renders one without a drawer with vl-convert.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from functools import lru_cache
 import altair as alt
 import polars as pl
 
+from . import svgchart
 from .scorecard import Figure, Scorecard, format_value
 
 PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"]
@@ -30,6 +33,21 @@ CONFIG = {
 }
 WIDTH = 560  # two side by side on a wide screen; SVGs scale down to a phone
 WIDE = 880  # one chart across the page (metric pages)
+THEME = svgchart.Theme.from_config(CONFIG)
+TIER_ORDER = ["low", "medium", "high", "elite"]
+TIER_SHAPES = dict(zip(TIER_ORDER, ["cross", "triangle-down", "square", "circle"]))
+
+
+class Spec(dict):
+    """A Vega-Lite spec (the dict itself, serialised unchanged) with the drawer of its static SVG:
+    `draw()` calls `svgchart` with the rows and options the spec was built from."""
+
+    def __init__(self, spec: dict, draw, **options):
+        super().__init__(spec)
+        self._draw, self._options = draw, options
+
+    def draw(self) -> str:
+        return self._draw(THEME, self.get("title", ""), **self._options)
 
 
 def _unvalidated(fn):
@@ -139,7 +157,9 @@ def trend_spec(fig: Figure, vs_name: str) -> dict:
     desc = f"{fig.name} for {vs_name} by period. {values}." + (f" Target {fig.target_display}." if fig.target is not None else "")
     if has_band:
         desc += f" The shaded band is at risk, up to {format_value(fig.at_risk, fig.unit, fig.decimals)}."
-    return _templated(("trend", fig.unit, fig.name, has_band, fig.target is not None), make, datas, f"{fig.name} — {vs_name}", desc)
+    spec = _templated(("trend", fig.unit, fig.name, has_band, fig.target is not None), make, datas, f"{fig.name} — {vs_name}", desc)
+    return Spec(spec, svgchart.draw_trend, rows=rows, value_name=fig.name, unit=fig.unit or None, band=(fig.target, fig.at_risk) if has_band else None,
+                target=fig.target, width=WIDTH, height=180, color=PALETTE[0], band_color="#d97706", rule_color="#6b7280")
 
 
 @_unvalidated
@@ -154,7 +174,8 @@ def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[
     )
     latest = {r["value_stream"]: r["value"] for r in rows if r["period"] == labels[-1]}
     desc = f"{metric_name} by value stream over {labels[0]} to {labels[-1]}. Latest: " + "; ".join(f"{k}: {format_value(v, unit)}" for k, v in sorted(latest.items())) + "."
-    return _finish(chart.properties(width=WIDE, height=260), f"{metric_name} by value stream", desc)
+    spec = _finish(chart.properties(width=WIDE, height=260), f"{metric_name} by value stream", desc)
+    return Spec(spec, svgchart.draw_metric, rows=rows, periods=labels, unit=unit or None, legend_title="Value stream", width=WIDE, height=260)
 
 
 @_unvalidated
@@ -174,7 +195,9 @@ def flow_time_spec(days: list[float], vs_name: str, p50: float | None, p85: floa
             layers.append(alt.Chart(d[1]).mark_rule(color="#b91c1c", strokeDash=[4, 3]).encode(x="days:Q", tooltip=["label:N", alt.Tooltip("days:Q", format=".1f")]))
         return alt.layer(*layers).properties(width=WIDTH, height=180)
     desc = f"Distribution of flow time of {len(days)} items completed in the window for {vs_name}." + (f" Median {p50:.1f} days, 85th percentile {p85:.1f} days." if p50 is not None and p85 is not None else "")
-    return _templated(("flow_time", bool(marks)), make, [rows, marks] if marks else [rows], f"Flow time distribution — {vs_name}", desc)
+    spec = _templated(("flow_time", bool(marks)), make, [rows, marks] if marks else [rows], f"Flow time distribution — {vs_name}", desc)
+    return Spec(spec, svgchart.draw_flow_time, days=[r["days"] for r in rows], marks=marks, width=WIDTH, height=180, color=PALETTE[0],
+                rule_color="#b91c1c", x_title="flow time (days)", y_title="items")
 
 
 @_unvalidated
@@ -190,7 +213,8 @@ def cfd_spec(daily: list[dict], vs_name: str) -> dict:
         ).properties(width=WIDTH, height=200)
     last = {r["state"]: r["items"] for r in daily[-2:]} if daily else {}
     desc = f"Cumulative flow diagram for {vs_name}: completed items accumulate, the band above is work in progress." + (f" At the end: {last.get('done', 0)} done, {last.get('in progress', 0)} in progress." if last else "")
-    return _templated(("cfd",), make, [daily], f"Cumulative flow — {vs_name}", desc)
+    spec = _templated(("cfd",), make, [daily], f"Cumulative flow — {vs_name}", desc)
+    return Spec(spec, svgchart.draw_cfd, rows=daily, states=["in progress", "done"], colors=[PALETTE[1], PALETTE[2]], width=WIDTH, height=200, y_title="items")
 
 
 @_unvalidated
@@ -210,12 +234,14 @@ def distribution_spec(actual: dict[str, float | None], intended: dict[str, float
             tooltip=["type:N", "mix:N", alt.Tooltip("share:Q", format=".1f")],
         ).properties(width=WIDTH, height=200)
     desc = f"Flow distribution of {vs_name} against its investment mix: " + "; ".join(f"{r['type']} {r['mix']} {r['share']}%" for r in rows) + "."
-    return _templated(("distribution",), make, [rows], f"Flow distribution vs investment — {vs_name}", desc)
+    spec = _templated(("distribution",), make, [rows], f"Flow distribution vs investment — {vs_name}", desc)
+    return Spec(spec, svgchart.draw_distribution, rows=rows, types=["feature", "defect", "risk", "debt"], mixes=["delivered", "investment target"],
+                colors=[PALETTE[0], "#9ca3af"], width=WIDTH, height=200, x_title="% of completed items")
 
 
 @_unvalidated
 def tier_spec(card: Scorecard, benchmark_title: str) -> dict:
-    order = ["low", "medium", "high", "elite"]
+    order = TIER_ORDER
     rows = [{"metric": f.name, "tier": f.tier, "value": f.display if f.window_value is None else format_value(f.window_value, f.unit, f.decimals)} for f in card.figures if f.tier]
     height = 30 * max(len(rows), 1) + 20
 
@@ -224,11 +250,13 @@ def tier_spec(card: Scorecard, benchmark_title: str) -> dict:
             x=alt.X("tier:N", sort=order, scale=alt.Scale(domain=order), title=f"tier ({benchmark_title})", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("metric:N", title=None),
             color=alt.Color("tier:N", scale=alt.Scale(domain=list(TIER_COLORS), range=list(TIER_COLORS.values())), legend=None),
-            shape=alt.Shape("tier:N", scale=alt.Scale(domain=order, range=["cross", "triangle-down", "square", "circle"]), legend=None),
+            shape=alt.Shape("tier:N", scale=alt.Scale(domain=order, range=[TIER_SHAPES[t] for t in order]), legend=None),
             tooltip=["metric:N", "tier:N", alt.Tooltip("value:N", title="window value")],
         ).properties(width=WIDE, height=height)
     desc = f"DORA tiers of {card.name} under {benchmark_title}: " + "; ".join(f"{r['metric']} {r['tier']}" for r in rows) + "."
-    return _templated(("tiers", benchmark_title, height), make, [rows], f"DORA performance tiers — {card.name}", desc)
+    spec = _templated(("tiers", benchmark_title, height), make, [rows], f"DORA performance tiers — {card.name}", desc)
+    return Spec(spec, svgchart.draw_tiers, rows=rows, tiers=order, colors=TIER_COLORS, shapes=TIER_SHAPES, width=WIDE, height=height,
+                x_title=f"tier ({benchmark_title})")
 
 
 @_unvalidated
@@ -242,15 +270,18 @@ def vsm_spec(card: Scorecard) -> dict:
         # The bottleneck's wait gets its own colour and legend entry, besides the label.
         rows.append({"step": label, "part": "wait at the bottleneck" if s.name == bottleneck else "wait", "hours": round(s.wait_hours, 2), "order": 1})
     steps = [r["step"] for r in rows[::2]]
+    parts, colors = ["process", "wait", "wait at the bottleneck"], [PALETTE[2], "#cbd5e1", "#ef4444"]
     chart = alt.Chart(_data(rows)).mark_bar().encode(
         y=alt.Y("step:N", sort=steps, title=None),
         x=alt.X("hours:Q", stack=True, title="hours"),
-        color=alt.Color("part:N", scale=alt.Scale(domain=["process", "wait", "wait at the bottleneck"], range=[PALETTE[2], "#cbd5e1", "#ef4444"]), title=None),
+        color=alt.Color("part:N", scale=alt.Scale(domain=parts, range=colors), title=None),
         order=alt.Order("order:Q"),
         tooltip=["step:N", "part:N", alt.Tooltip("hours:Q", format=".1f")],
     )
     desc = f"Value stream map of {card.name}: " + "; ".join(f"{s.name}: {s.process_hours:.1f} h process, {s.wait_hours:.1f} h wait" for s in m.steps) + (f". Bottleneck: {bottleneck}." if bottleneck else ".")
-    return _finish(chart.properties(width=WIDE, height=28 * len(m.steps) + 20), f"Value stream map — {card.name}", desc)
+    height = 28 * len(m.steps) + 20
+    spec = _finish(chart.properties(width=WIDE, height=height), f"Value stream map — {card.name}", desc)
+    return Spec(spec, svgchart.draw_vsm, rows=rows, steps=steps, parts=parts, colors=colors, width=WIDE, height=height, x_title="hours")
 
 
 @lru_cache(maxsize=4096)
@@ -261,7 +292,10 @@ def _svg(spec_json: str) -> str:
 
 
 def to_svg(spec: dict) -> str:
-    """Render a spec to SVG; identical specs are rendered once per process."""
+    """A spec's static SVG: drawn natively when it is a `Spec`, else rendered with vl-convert
+    (identical specs once per process)."""
+    if isinstance(spec, Spec):
+        return spec.draw()
     return _svg(json.dumps(spec, sort_keys=True, default=str))
 
 
@@ -270,7 +304,7 @@ def chart_id(spec: dict) -> str:
 
 
 def sparkline(values: list[float | None], width: int = 96, height: int = 24, label: str = "") -> str:
-    """A tiny inline SVG line (no vl-convert: there can be hundreds per page)."""
+    """A tiny inline SVG line (there can be hundreds per page)."""
     pts = [(i, v) for i, v in enumerate(values) if v is not None]
     aria = html.escape(label, quote=True)
     if len(pts) < 2:
