@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import plugins, vega_bundle
+from .incremental import StreamCache
 from .cache import BuildStore, build_key, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges
@@ -139,6 +140,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     hit = store.load(key, site_before) if key is not None else None
     if hit is None:
         vega_bundle.prefetch()  # made in the background while data loads (cached after the first build)
+    # Otherwise, per value stream: only the value streams whose data changed are computed and rendered again.
+    streams = StreamCache.open(config, out_dir) if cache and hit is None else None
     timings["config"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -158,7 +161,9 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     t = time.perf_counter()
     if hit is None:
         progress("metrics", "computing metrics")
-        results = compute_metrics(config, datasets.frames)
+        results = compute_metrics(config, datasets.frames, streams=streams)
+        if streams is not None:
+            progress("metrics", streams.note)
         model = plugins.chain("on_scorecard", build_scorecards(config, results), config=config)
         # The loaded data is not needed past the metrics; at 10M rows it is most of the memory.
         datasets = dataclasses.replace(datasets, frames={})
@@ -198,7 +203,11 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         progress("render", f"rendering {len(model.scorecards)} scorecards")
         pages = load_pages(config.pages_dir, allow_html=config.markdown_html, shown_root=config.project_dir)
         known = [v.to_json() for v in versions.sorted().items]
-        files, theme = render_version(config, model, results, pages, version, version_title, known, comparison)
+        if streams is not None:
+            streams.begin_pages(config, model, version, version_title, known)
+        files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
+        if streams is not None and streams.reused_pages:
+            progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
         files.update(data_files(model, results, version, version_title))
         files.update(version_badges(model))
         files["manifest.json"] = manifest_bytes(files, version)  # lets a later CI run restore this version from the published site
@@ -230,6 +239,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     history.close()
     if history_archive:
         write_archive(out_dir, history_archive)
+    if streams is not None:
+        streams.save(files)
     if key is not None and hit is None:
         state = {"datasets": dataclasses.replace(datasets, frames={}), "model": model, "results": dataclasses.replace(results, drilldown={}), "theme": theme}
         store.save(key, files, state, results.drilldown, [site_before, out_state(out_dir)])

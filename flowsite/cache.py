@@ -2,10 +2,10 @@
 
 Two levels, both keyed by content hashes (never by timestamps), so a stale entry can only be unused:
 
-- charts: the SVG of a Vega-Lite spec, keyed by the spec's JSON and the vl-convert and flowsite
-  versions. A value stream whose data did not change produces the same specs, so only the charts
-  of the streams that changed are rendered again. Missing SVGs are rendered in worker processes
-  (vl-convert renders on one core per process), overlapping with the page rendering.
+- charts: the SVG of a Vega-Lite spec that flowsite cannot draw itself (every chart of charts.py
+  draws itself, in less time than a cache read), keyed by the spec's JSON and the vl-convert and
+  flowsite versions. Missing SVGs are rendered in worker processes (vl-convert renders on one core
+  per process), overlapping with the page rendering.
 - builds: every file of a version folder, keyed by the bytes of every input file, flowsite.yml,
   the theme, the pages, the versions already published and flowsite's version. A rebuild with
   nothing changed skips loading, metrics and rendering and only publishes again.
@@ -28,7 +28,7 @@ import threading
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__
 from .errors import BuildError, Problem
@@ -158,11 +158,13 @@ def chart_workers() -> int:
 
 
 class ChartRenderer:
-    """Collects specs while pages render, then returns every SVG: cached, or rendered in parallel.
+    """Collects specs while pages render, then returns every SVG: drawn, cached, or rendered in parallel.
 
-    `add(spec_json)` returns the key under which `svgs()` later returns the SVG. Rendering starts
-    as soon as a batch is full, in worker processes fed by one thread each, so it overlaps with
-    the rest of the build in the main process.
+    `add(spec_json, draw)` returns the key under which `svgs()` later returns the SVG. A spec with
+    a `draw` function (every chart of charts.py) is drawn by it in this process when `svgs()` is
+    called: drawing costs less than reading a cache entry, so nothing is cached. A spec without one
+    goes to vl-convert: from the SVG cache, or rendered as soon as a batch is full, in worker
+    processes fed by one thread each, overlapping with the rest of the build in the main process.
     """
 
     def __init__(self, workers: int | None = None, batch: int = 8):
@@ -177,14 +179,21 @@ class ChartRenderer:
         self.procs: list[_Worker] = []
         self.local = threading.local()
         self.lock = threading.Lock()
+        self.native: dict[str, Callable[[], str]] = {}  # key -> drawer, not yet drawn
         self.rendered = 0
         self.cached = 0
+        self.drawn = 0
         self._salt = _vl_version() + "\0" + __version__
 
     def _path(self, key: str) -> Path | None:
         return self.root / "svg" / key[:2] / f"{key}.svgz" if self.root else None
 
-    def add(self, spec_json: str) -> str:
+    def add(self, spec_json: str, draw: Callable[[], str] | None = None) -> str:
+        if draw is not None:
+            key = _digest("native", __version__, spec_json)
+            if key not in self.svg:
+                self.native.setdefault(key, draw)
+            return key
         key = _digest(self._salt, spec_json)
         if key in self.svg or key in self.pending or key in self.submitted:
             return key
@@ -222,11 +231,17 @@ class ChartRenderer:
             self.futures.append((keys[i:i + self.batch], self.threads.submit(self._remote, specs[i:i + self.batch])))
 
     def svgs(self) -> dict[str, str]:
-        """Every SVG added so far, rendering what is missing (in this process when it is little)."""
+        """Every SVG added so far: drawing the native charts, rendering what is missing of the others
+        (in this process when it is little)."""
         try:
-            if self.futures or (len(self.pending) >= POOL_MIN and self.workers > 1):
-                self._flush()
-            else:
+            pool = bool(self.futures) or (len(self.pending) >= POOL_MIN and self.workers > 1)
+            if pool:
+                self._flush()  # the workers render while the native charts are drawn
+            for key, draw in self.native.items():
+                self.svg[key] = draw()
+                self.drawn += 1
+            self.native = {}
+            if not pool:
                 keys, specs = list(self.pending), list(self.pending.values())
                 self.pending = {}
                 if keys:
@@ -310,10 +325,16 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
     import datetime as dt
 
     parts = [__version__, _vl_version(), json.dumps(args, sort_keys=True, default=str), json.dumps(env, sort_keys=True), dt.date.today().isoformat()]
-    builtin = Path(__file__).parent
     for p in sorted(files):
         parts.append(f"{p}\0{_file_digest(p) if p.is_file() else '-'}")
-    # flowsite's own code and built-in theme: an edited checkout must not reuse older output.
+    parts.append(code_digest())
+    return _digest(*parts)
+
+
+def code_digest() -> str:
+    """flowsite's own code and built-in theme: an edited checkout must not reuse older output."""
+    builtin = Path(__file__).parent
+    parts = [__version__]
     for p in sorted(builtin.rglob("*")):
         if p.is_file() and p.suffix in (".py", ".html", ".css", ".js", ".yml", ".yaml", ".json", ".svg", ".woff2"):
             parts.append(f"{p.relative_to(builtin)}\0{_file_digest(p)}")
@@ -397,7 +418,9 @@ class BuildStore:
             return
         for old in builds[KEEP_BUILDS:]:
             shutil.rmtree(old, ignore_errors=True)
-        used = set()
+        from .incremental import snapshot_blobs
+
+        used = snapshot_blobs(self.root)  # scorecard pages the per-value-stream cache reuses
         for b in builds[:KEEP_BUILDS]:
             raw = _read(b / "index.json")
             if raw:

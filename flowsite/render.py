@@ -1,7 +1,7 @@
 """Render the site model into HTML files with the Jinja2 theme (autoescaped everywhere).
 
 Returns {relative path: bytes} for one version folder; writing is the build's job. Charts are
-rendered to inline SVG here and their specs saved beside the pages for the interactive mode.
+drawn to inline SVG here and their specs saved beside the pages for the interactive mode.
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemBytecodeCache, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from markupsafe import Markup, escape
 
 from . import __version__, charts, plugins
-from .cache import ChartRenderer
+from .cache import ChartRenderer, cache_dir
 from .config import Config
 from .errors import BuildError, Problem
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricResults
@@ -66,11 +66,26 @@ def metric_page(metric: str) -> str | None:
     return mdef.parent or mdef.id
 
 
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    """Compiled templates, kept in flowsite's cache folder: compiling them is a fifth of a small
+    rebuild. Jinja checks each entry against its template's source and its own version."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    path = folder / "jinja"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(path))
+
+
 def environment(theme: Theme) -> Environment:
     loaders = [FileSystemLoader(str(d / "templates")) for d in theme.dirs]
     # `default:page.html` always names the built-in template, so an override can extend it.
     loader = ChoiceLoader([PrefixLoader({"default": FileSystemLoader(str(BUILTIN / "templates"))}, delimiter=":"), *loaders])
-    env = Environment(loader=loader, autoescape=select_autoescape(["html", "xml", "svg"], default=True, default_for_string=True), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(loader=loader, autoescape=select_autoescape(["html", "xml", "svg"], default=True, default_for_string=True), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, bytecode_cache=_bytecode_cache())
     env.filters["fmt"] = lambda v, unit="", decimals=1: format_value(v, unit, decimals)
     env.filters["tojson_attr"] = lambda v: json.dumps(v, sort_keys=True)
     env.globals["GROUPS"] = GROUPS
@@ -91,6 +106,7 @@ class Renderer:
         self.names = {c.id: c.name for c in model.scorecards}
         self.svg = ChartRenderer()
         self._wi_parts: dict[str, pl.DataFrame] | None = None
+        self.reuse = None  # incremental.StreamCache: scorecard pages of unchanged value streams
 
     # ---- helpers -------------------------------------------------------------------------
     def chart(self, spec: dict, root: str) -> Markup:
@@ -99,8 +115,9 @@ class Renderer:
         spec_json = json.dumps(spec, sort_keys=True, default=str)
         if path not in self.files:
             self.files[path] = (spec_json + "\n").encode()
-        # A token now, the SVG once every chart is rendered (cached or in parallel): see _fill_charts.
-        svg = f"\x00svg:{self.svg.add(spec_json)}\x00"
+        # A token now, the SVG once every chart is drawn (a spec of charts.py draws itself; any other
+        # goes to vl-convert, cached or in parallel): see _fill_charts.
+        svg = f"\x00svg:{self.svg.add(spec_json, getattr(spec, 'draw', None))}\x00"
         title = spec.get("title", "")
         desc = spec.get("description", "")
         # The SVG carries the visible title; the caption names it for screen readers and holds the
@@ -194,8 +211,7 @@ class Renderer:
         self.search.append({"title": "Overview", "kind": "page", "url": "index.html", "text": m.description})
         for card in m.scorecards:
             path = f"value-streams/{card.id}/index.html"
-            root = "../../"
-            self.render("scorecard.html", path, card=card, charts=self.scorecard_charts(card, root), narrative=self.narrative(card))
+            self.scorecard_page(card, path)
             self.search.append({"title": card.name, "kind": "value stream", "url": path.removesuffix("index.html"), "text": " ".join([card.description, *card.owners])})
         for mdef in self._metric_pages():
             path = f"metrics/{mdef.id}/index.html"
@@ -210,6 +226,21 @@ class Renderer:
         self.files["search.json"] = (json.dumps(self.search, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
         self._fill_charts()
         return self.files
+
+    def scorecard_page(self, card: Scorecard, path: str) -> None:
+        """One value stream's page: its bytes and chart specs from the last build when `reuse` (an
+        incremental.StreamCache) has them for the same inputs, else rendered (and offered to `reuse`)."""
+        root = "../../"
+        narrative = self.narrative(card)
+        cached = self.reuse.lookup(card, narrative) if self.reuse is not None else None
+        if cached is not None:
+            for rel, data in cached.items():
+                self.files.setdefault(rel, data)
+            return
+        before = set(self.files)
+        self.render("scorecard.html", path, card=card, charts=self.scorecard_charts(card, root), narrative=narrative)
+        if self.reuse is not None:
+            self.reuse.rendered(card, narrative, path, sorted(set(self.files) - before - {path}))
 
     def _fill_charts(self) -> None:
         svgs = {k.encode(): v.encode("utf-8") for k, v in self.svg.svgs().items()}
@@ -285,9 +316,11 @@ def _find_figure(card: Scorecard, metric: str) -> Figure | None:
 
 
 def render_version(config: Config, model: SiteModel, results: MetricResults, pages: list[Page], version: str, version_title: str,
-                   known_versions: list[dict], comparison=None) -> tuple[dict[str, bytes], Theme]:
-    """Every file of one version folder (pages, charts, search index, assets) as {relative path: bytes}."""
+                   known_versions: list[dict], comparison=None, reuse=None) -> tuple[dict[str, bytes], Theme]:
+    """Every file of one version folder (pages, charts, search index, assets) as {relative path: bytes};
+    `reuse` (an incremental.StreamCache) supplies unchanged scorecard pages."""
     r = Renderer(config, model, results, pages, version, version_title, known_versions)
+    r.reuse = reuse
     try:
         files = r.run(comparison)
     finally:

@@ -76,17 +76,21 @@ def infer_as_of(frames: dict[str, pl.DataFrame], timezone: str) -> dt.date:
     return latest.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
-def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricResults:
-    # Built-in, plugin and metrics-as-code definitions all come through the register_metrics hook.
-    use_metrics(plugins.metric_definitions(config))
-    tz = config.timezone
-    as_of = config.as_of or infer_as_of(frames, tz)
-    periods = build_periods(as_of, config.period, config.window, tz)
-    as_of_end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(tz)).astimezone(dt.timezone.utc)
-    # Data after as_of does not exist for this build.
-    clipped = {name: _clip(df, as_of_end) for name, df in frames.items()}
-    vs_ids = [v.id for v in config.value_streams] or sorted({v for df in clipped.values() if "value_stream" in df.columns for v in df.get_column("value_stream").drop_nulls().unique().to_list()})
+@dataclass
+class StreamParts:
+    """What the per-value-stream metric modules return, for the value streams they were given: each
+    stream's figures, drill-down rows, daily WIP and excluded-row counts depend on its own rows only,
+    which is what lets an incremental build recompute a few value streams and keep the others."""
 
+    figures: pl.DataFrame
+    drilldown: dict[str, pl.DataFrame]
+    exclusions: dict[str, dict[str, int]]  # metric -> reason -> count (a _counts.Count: split per value stream)
+    daily_wip: pl.DataFrame | None
+
+
+def compute_streams(config: Config, clipped: dict[str, pl.DataFrame], periods: list[Period], vs_ids: list[str], as_of_end: dt.datetime) -> StreamParts:
+    """DORA (under the configured profile), flow, culture and KPI figures of `vs_ids`."""
+    tz = config.timezone
     parts = [empty_figures()]
     drill: dict[str, pl.DataFrame] = {}
     excl: dict[str, dict[str, int]] = {}
@@ -107,6 +111,35 @@ def compute_metrics(config: Config, frames: dict[str, pl.DataFrame]) -> MetricRe
     parts.append(f)
     excl.update(e)
     parts.append(kpis.compute(clipped, periods, config.period, tz))
+    return StreamParts(pl.concat(parts, how="vertical_relaxed"), drill, excl, wip)
+
+
+def compute_metrics(config: Config, frames: dict[str, pl.DataFrame], *, streams=None) -> MetricResults:
+    """Every figure of the build. With `streams` (an incremental.StreamCache), the per-value-stream
+    part is computed for the value streams whose data changed only and merged with the cached rest."""
+    # Built-in, plugin and metrics-as-code definitions all come through the register_metrics hook.
+    use_metrics(plugins.metric_definitions(config))
+    tz = config.timezone
+    as_of = config.as_of or infer_as_of(frames, tz)
+    periods = build_periods(as_of, config.period, config.window, tz)
+    as_of_end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(tz)).astimezone(dt.timezone.utc)
+    # Data after as_of does not exist for this build.
+    clipped = {name: _clip(df, as_of_end) for name, df in frames.items()}
+    vs_ids = [v.id for v in config.value_streams] or sorted({v for df in clipped.values() if "value_stream" in df.columns for v in df.get_column("value_stream").drop_nulls().unique().to_list()})
+
+    def compute(subset: dict[str, pl.DataFrame], ids: list[str]) -> StreamParts:
+        return compute_streams(config, subset, periods, ids, as_of_end)
+
+    # polars' streaming engine sums floats in morsels whose bounds depend on the whole frame, so a
+    # value stream's figures could differ in the last bit with other value streams' rows around; the
+    # in-memory engine aggregates each group in row order: the figures of a value stream are then a
+    # function of its own rows, as an incremental build (and reproducibility) needs.
+    with pl.Config(engine_affinity="in-memory"):
+        core = streams.metrics(frames, clipped, periods, as_of_end, vs_ids, compute) if streams is not None else compute(clipped, vs_ids)
+    parts = [empty_figures(), core.figures]
+    drill = core.drilldown
+    excl = {m: {r: int(c) for r, c in reasons.items()} for m, reasons in core.exclusions.items()}
+    wip = core.daily_wip
 
     maps: dict[str, vsm.ValueStreamMap] = {}
     problems: list[Problem] = []

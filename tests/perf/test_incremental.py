@@ -45,24 +45,22 @@ def test_rebuild_with_nothing_changed_reuses_the_build_and_is_identical(sample_p
     assert tree_digest(site) == cold
 
 
-def test_one_value_stream_changed_redoes_its_charts_only_and_matches_a_cold_build(sample_project: Path, tmp_path: Path, cache_dir: Path):
+def test_one_value_stream_changed_matches_a_cold_build(sample_project: Path, tmp_path: Path, cache_dir: Path):
     site = tmp_path / "site"
     _build(sample_project, site)
-    before = _svgs(cache_dir)
     # A late-found payments item: payments' figures and charts change, the other streams' do not.
     wi = sample_project / "data" / "work_items.csv"
     wi.write_text(wi.read_text(encoding="utf-8") + "NW-99999,Story,payments,Late item,2026-09-01T09:00:00Z,2026-09-20T15:00:00Z,,3\n", encoding="utf-8")
     stages = _build(sample_project, site)
     assert not any("reusing" in s for s in stages)
-    new = _svgs(cache_dir) - before
-    assert 0 < len(new) < len(before) / 2
     incremental = tree_digest(site)
 
     cold_site = tmp_path / "cold"
     r = run_cli("build", sample_project, "--out", cold_site, "--no-cache")
     assert r.exit_code == 0, r.output
     assert incremental == tree_digest(cold_site)
-    assert _svgs(cache_dir) - before == new  # --no-cache wrote nothing to the cache
+    # flowsite draws its own charts, faster than reading a cache entry: no chart is cached.
+    assert not _svgs(cache_dir)
 
 
 def test_the_cache_can_be_turned_off(sample_project: Path, tmp_path: Path, monkeypatch):

@@ -1,0 +1,427 @@
+"""Per-value-stream incremental builds: after one value stream's data changed, recompute its metrics
+and re-render its scorecard page, and reuse the cached rest.
+
+Every loaded dataset gets a content digest per value stream (row hashes reduced per stream, in row
+order; status changes belong to the value stream of their work item; rows of no value stream count
+for a "global" part). A build's *context* digest covers everything all value streams share: flowsite's
+code, polars, the project's files other than its data (config, pages, maps, theme), the environment,
+as_of and the periods, the datasets' schemas and their global parts.
+
+A snapshot in the cache folder (`streams/<context digest>/`) holds, for the last build in that
+context, each value stream's digest, the per-stream metric frames (figures, drill-downs, daily WIP,
+excluded-row counts; Arrow files checked by sha256) and each scorecard page with its chart specs (blobs
+shared with the whole-build cache, checked by sha256). The next build in the same context computes
+`compute_streams` for the value streams whose digest differs only and takes the others' rows from the
+snapshot; a scorecard page is reused when its key (context, stream digest, the scorecard itself, its
+narrative excerpts and the version being built) is unchanged. Anything unusual (no snapshot, a
+damaged file, a schema mismatch, links between value streams, third-party plugins) means a full
+compute: the cache can only cost time, never change a byte of the output.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+from .cache import BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
+from .metrics import StreamParts
+from .metrics._counts import Count
+
+EXCL_SCHEMA = {"metric": pl.String, "reason": pl.String, "value_stream": pl.String, "n": pl.Int64}
+SPEC_LINK = re.compile(rb'data-spec="(?:\.\./)*(charts/[^"/]+\.json)"')
+
+
+# ---- digests -------------------------------------------------------------------------------------
+def _list_digest(h: pl.Series) -> str:
+    one = h.implode()
+    return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
+
+
+def _stream_keys(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> pl.Series | None:
+    """The value stream of each row (null: none), or None when the dataset has no notion of one."""
+    if "value_stream" in df.columns:
+        return df.get_column("value_stream")
+    wi = frames.get("work_items")
+    if name == "status_changes" and "item_id" in df.columns and wi is not None and {"id", "value_stream"} <= set(wi.columns):
+        # Joined on 64-bit hashes of the ids (several times faster than on the text); when two work
+        # items' ids share a hash, on the text. Unique item hashes map every status change of a
+        # work item to its value stream; a change of no work item may at worst count for one (a
+        # needless recompute, never a missed one).
+        ids = wi.select(pl.col("id").hash(7).alias("_k"), "value_stream")
+        if ids.get_column("_k").n_unique() == ids.height:
+            keys = pl.DataFrame({"_k": df.get_column("item_id").hash(7)})
+        else:
+            ids, keys = wi.select(pl.col("id").alias("_k"), "value_stream"), df.select(pl.col("item_id").alias("_k"))
+        return keys.join(ids, on="_k", how="left", maintain_order="left").get_column("value_stream")
+    return None
+
+
+def frame_digests(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
+    """({value stream: digest of its rows in every dataset}, {dataset: digest of its rows of no value
+    stream}, {dataset: {value stream: rows}})."""
+    per: dict[str, dict[str, str]] = {}
+    glob: dict[str, str] = {}
+    sizes: dict[str, dict[str, int]] = {}
+    for name, df in sorted(frames.items()):
+        if df.height == 0:
+            continue
+        h = df.hash_rows(seed=0)
+        keys = _stream_keys(name, df, frames)
+        if keys is None:
+            glob[name] = _list_digest(h)
+            continue
+        grouped = pl.DataFrame({"vs": keys, "h": h}).group_by("vs").agg(pl.col("h"))
+        for vs, a, b, n in grouped.select("vs", pl.col("h").hash(11), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows():
+            d = f"{a:016x}{b:016x}:{n}"
+            if vs is None:
+                glob[name] = d
+            else:
+                per.setdefault(vs, {})[name] = d
+                sizes.setdefault(name, {})[vs] = n
+    return {vs: _digest(json.dumps(d, sort_keys=True)) for vs, d in per.items()}, glob, sizes
+
+
+def links_between_streams(frames: dict[str, pl.DataFrame]) -> bool:
+    """Whether a change or an incident names a deployment of another value stream (its figures then
+    depend on two value streams' rows)."""
+    deps = frames.get("deployments")
+    if deps is None or not {"id", "value_stream"} <= set(deps.columns):
+        return False
+    for name, col in (("changes", "deployment_id"), ("incidents", "caused_by_deployment")):
+        df = frames.get(name)
+        if df is None or col not in df.columns or "value_stream" not in df.columns:
+            continue
+        j = df.select(pl.col(col).alias("_id"), "value_stream").drop_nulls("_id").join(deps.select(pl.col("id").alias("_id"), pl.col("value_stream").alias("_dep_vs")), on="_id")
+        if j.filter(pl.col("_dep_vs") != pl.col("value_stream")).height:
+            return True
+    return False
+
+
+def static_digest(config, out_dir: Path) -> str | None:
+    """Digest of the inputs every value stream shares that are known before loading, or None when the
+    build cannot be cached per value stream (cache off, a third-party plugin)."""
+    from . import plugins
+
+    if cache_dir() is None or set(plugins.names()) - BUILTIN_PLUGINS:
+        return None
+    data: set[Path] = set()
+    for spec in config.sources.values():
+        if spec.path and not (getattr(spec, "duckdb", None) or getattr(spec, "postgres", None) or getattr(spec, "dbt_ref", None)):
+            from .sources.files import expand
+
+            with contextlib.suppress(Exception):  # a missing file is the loader's to report
+                data.update(p.resolve() for p in expand(config, spec))
+    files = [p for p in _project_files(config.project_dir, [out_dir.resolve()]) if p.resolve() not in data]
+    if config.theme_dir is not None and config.theme_dir.is_dir():
+        files += [p for p in config.theme_dir.rglob("*") if p.is_file()]
+    env = {k: os.environ.get(k) for k in ("SOURCE_DATE_EPOCH", "TZ")}
+    parts = [code_digest(), pl.__version__, sys.version, json.dumps(env, sort_keys=True), str(config.project_dir)]
+    parts += [f"{p}\0{_file_digest(p)}" for p in sorted(set(files))]
+    return _digest(*parts)
+
+
+# ---- per-stream metric frames ----------------------------------------------------------------------
+def _exclusion_frame(excl: dict[str, dict[str, int]]) -> pl.DataFrame | None:
+    """Excluded-row counts per value stream, or None when one is not split per value stream."""
+    rows = []
+    for metric, reasons in excl.items():
+        for reason, c in reasons.items():
+            if not isinstance(c, Count) or None in c.per_stream:
+                return None
+            rows += [(metric, reason, vs, n) for vs, n in c.per_stream.items()]
+    return pl.DataFrame(rows, schema=EXCL_SCHEMA, orient="row")
+
+
+def _keep(df: pl.DataFrame, streams: set[str]) -> pl.DataFrame:
+    return df.filter(pl.col("value_stream").is_in(sorted(streams)))
+
+
+def _blocks(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> pl.DataFrame:
+    """The kept streams' rows of `old` and every row of `fresh`, in value stream order (each frame is
+    sorted by value stream first; a stable sort keeps each stream's rows in their order)."""
+    if old.schema != fresh.schema:
+        raise ValueError("schema changed")
+    return pl.concat([_keep(old, kept), fresh]).sort("value_stream", maintain_order=True)
+
+
+def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> StreamParts:
+    if set(old["drill"]) != set(fresh.drilldown) or (old["wip"] is None) != (fresh.daily_wip is None):
+        raise ValueError("different frames")
+    figures = pl.concat([_keep(old["figures"], kept), fresh.figures], how="vertical_relaxed")
+    drill = {k: _blocks(old["drill"][k], df, kept) for k, df in fresh.drilldown.items()}
+    wip = None if fresh.daily_wip is None else _blocks(old["wip"], fresh.daily_wip, kept)
+    kept_excl = _keep(old["excl"], kept)
+    per: dict[tuple[str, str], dict[str, int]] = {}
+    for metric, reason, vs, n in kept_excl.iter_rows():
+        per.setdefault((metric, reason), {})[vs] = n
+    excl: dict[str, dict[str, int]] = {}
+    for metric, reasons in fresh.exclusions.items():
+        excl[metric] = {}
+        for reason, c in reasons.items():
+            if not isinstance(c, Count):
+                raise ValueError("exclusions not split per value stream")
+            extra = per.pop((metric, reason), {})
+            excl.setdefault(metric, {})[reason] = Count(int(c) + sum(extra.values()), {**c.per_stream, **extra})
+    for (metric, reason), extra in per.items():
+        if metric not in excl:
+            raise ValueError("a metric's exclusions vanished")
+        excl[metric][reason] = Count(sum(extra.values()), extra)
+    return StreamParts(figures, drill, excl, wip)
+
+
+def _same(old: dict, fresh: StreamParts, streams: set[str]) -> bool:
+    """Whether `fresh` has exactly the cached rows for `streams`."""
+    def eq(a: pl.DataFrame, b: pl.DataFrame, sort: bool = False) -> bool:
+        a, b = _keep(a, streams), _keep(b, streams)
+        if sort:
+            a, b = a.sort(a.columns, nulls_last=True), b.sort(b.columns, nulls_last=True)
+        return a.schema == b.schema and a.equals(b)
+
+    if set(old["drill"]) != set(fresh.drilldown) or (old["wip"] is None) != (fresh.daily_wip is None):
+        return False
+    if not eq(old["figures"], fresh.figures, sort=True) or not all(eq(old["drill"][k], df) for k, df in fresh.drilldown.items()):
+        return False
+    if fresh.daily_wip is not None and not eq(old["wip"], fresh.daily_wip):
+        return False
+    excl = _exclusion_frame(fresh.exclusions)
+    return excl is not None and eq(old["excl"], excl, sort=True)
+
+
+def _subset(clipped: dict[str, pl.DataFrame], streams: set[str]) -> dict[str, pl.DataFrame] | None:
+    """The rows of `streams` in every dataset, or None when a subset would not compute like the whole."""
+    ids = sorted(streams)
+    out = {}
+    for name, df in clipped.items():
+        if "value_stream" in df.columns:
+            out[name] = df.filter(pl.col("value_stream").is_in(ids))
+    for name, df in clipped.items():
+        if name in out:
+            continue
+        if name == "status_changes" and "work_items" in out and "item_id" in df.columns:
+            sub = df.filter(pl.col("item_id").is_in(out["work_items"].get_column("id").implode()))
+            if df.height and not sub.height:
+                return None  # flow metrics switch to "no status history" on an empty frame
+            out[name] = sub
+        else:
+            return None  # a dataset of no value stream: only a full compute knows what it does
+    return out
+
+
+class StreamCache:
+    """One build's view of the per-value-stream cache: `metrics()` in the metric stage, `lookup()` and
+    `rendered()` while pages render, `save()` once the site is published."""
+
+    def __init__(self, static: str):
+        self.root = cache_dir()
+        self.static = static
+        self.context: str | None = None
+        self.digests: dict[str, str] = {}
+        self.parts: StreamParts | None = None
+        self.decomposable = False
+        self.snapshot: dict | None = None
+        self.recomputed: list[str] | None = None  # value streams computed this build (None: all)
+        self.note = ""
+        self.page_context: str | None = None
+        self.page_keys: dict[str, str] = {}
+        self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
+        self.reused_pages: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def open(cls, config, out_dir: Path) -> StreamCache | None:
+        static = static_digest(config, out_dir)
+        return cls(static) if static is not None else None
+
+    # -- metrics --
+    def metrics(self, frames: dict[str, pl.DataFrame], clipped: dict[str, pl.DataFrame], periods, as_of_end, vs_ids: list[str],
+                compute: Callable[[dict[str, pl.DataFrame], list[str]], StreamParts]) -> StreamParts:
+        digests, glob, sizes = frame_digests(frames)
+        self.digests = digests
+        shape = {name: [str(df.schema), clipped[name].height > 0] for name, df in sorted(frames.items())}
+        self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
+                               json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
+        linked = links_between_streams(frames)
+        self.snapshot = self._load(self.context)
+        parts = None
+        old = self.snapshot.get("metrics") if self.snapshot and not linked else None
+        if old is not None:
+            streams = set(digests) | set(vs_ids)
+            changed = {vs for vs in streams if old["digests"].get(vs) != digests.get(vs)}
+            kept = (streams - changed) & set(old["digests"])
+            try:
+                if changed:
+                    # With the largest unchanged value stream of each dataset computed alongside (and
+                    # checked against its cached rows), no intermediate frame has a single row where
+                    # the whole had more: polars divides a one-row column by a scalar exactly and a
+                    # longer one by multiplying with the reciprocal, one ulp apart.
+                    ballast = {max(kept & set(n), key=lambda v: (n[v], v)) for n in sizes.values() if kept & set(n)}
+                    subset = _subset(clipped, changed | ballast)
+                    if subset is not None:
+                        fresh = compute(subset, [v for v in vs_ids if v in changed | ballast])
+                        if _same(old, fresh, ballast):
+                            parts = _merge(old, fresh, kept - ballast)
+                else:
+                    parts = _merge(old, _empty_like(old), kept)
+                if parts is not None:
+                    self.recomputed = sorted(changed)
+            except (ValueError, pl.exceptions.PolarsError):
+                parts = None
+        if parts is None:
+            parts = compute(clipped, vs_ids)
+            self.recomputed = None
+        self.note = "links between value streams: computed in full" if linked else (
+            f"{len(self.recomputed)} value stream(s) recomputed, the others cached" if self.recomputed is not None else "computed in full")
+        self.parts = parts
+        self.decomposable = not linked
+        return parts
+
+    # -- pages --
+    def begin_pages(self, config, model, version: str, version_title: str, known_versions: list[dict]) -> None:
+        """Pages are reused only with the built-in templates (a project's own may show anything on a scorecard page)."""
+        if self.context is None or (config.theme_dir is not None and (config.theme_dir / "templates").exists()):
+            return
+        site = dataclasses.replace(model, scorecards=(), totals={})
+        # The version list is in every page's context, though the built-in templates do not show it
+        # (the version menu is filled in the browser): then a new version elsewhere keeps the pages.
+        templates = Path(__file__).parent / "themes" / "default" / "templates"
+        shown = any("known_versions" in t.read_text(encoding="utf-8") for t in templates.glob("*.html"))
+        self.page_context = _digest(self.context, version, version_title, json.dumps(known_versions if shown else None, sort_keys=True, default=str), repr(site))
+
+    def _page_key(self, card, narrative: list[dict]) -> str | None:
+        if self.page_context is None or card.id not in self.digests:
+            return None
+        key = self.page_keys.get(card.id)
+        if key is None:
+            key = self.page_keys[card.id] = _digest(self.page_context, self.digests[card.id], repr(card), json.dumps(narrative, sort_keys=True))
+        return key
+
+    def lookup(self, card, narrative: list[dict]) -> dict[str, bytes] | None:
+        """The files of this scorecard's page from the last build (the page and its chart specs), if its inputs are unchanged."""
+        key = self._page_key(card, narrative)
+        entry = (self.snapshot or {}).get("pages", {}).get(card.id)
+        if key is None or self.root is None or entry is None or entry.get("key") != key:
+            return None
+        files = {}
+        for rel, digest in entry["files"].items():
+            data = _read(self.root / "blobs" / digest[:2] / digest)
+            if data is None or hashlib.sha256(data).hexdigest() != digest:
+                return None
+            files[rel] = data
+        self.reused_pages[card.id] = entry["files"]
+        return files
+
+    def rendered(self, card, narrative: list[dict], path: str, added: list[str]) -> None:
+        """A scorecard page rendered afresh, with the files its rendering added (saved once final)."""
+        if self._page_key(card, narrative) is not None:
+            self.fresh_pages[card.id] = (path, added)
+
+    # -- storage --
+    def _load(self, context: str) -> dict | None:
+        if self.root is None:
+            return None
+        entry = self.root / "streams" / context
+        raw = _read(entry / "index.json")
+        if raw is None:
+            return None
+        try:
+            index = json.loads(raw)
+            out = {"pages": index.get("pages", {})}
+            m = index.get("metrics")
+            if m is not None:
+                frames = {}
+                for name, digest in m["frames"].items():
+                    data = _read(entry / f"{name}.arrow")
+                    if data is None or hashlib.sha256(data).hexdigest() != digest:
+                        raise ValueError("damaged")
+                    frames[name] = pl.read_ipc(data)
+                out["metrics"] = {"digests": m["digests"], "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
+                                  "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")}}
+            with contextlib.suppress(OSError):
+                os.utime(entry)
+            return out
+        except Exception:  # noqa: BLE001 - a damaged snapshot is a miss, never a failed build
+            return None
+
+    def save(self, files: dict[str, bytes]) -> None:
+        """Write this build's snapshot (after publishing; any failure only costs the next build time)."""
+        if self.root is None or self.context is None or self.parts is None:
+            return
+        try:
+            pages: dict[str, dict] = {}
+            for vs, rels in self.reused_pages.items():
+                pages[vs] = {"key": self.page_keys[vs], "files": rels}
+            for vs, (path, added) in self.fresh_pages.items():
+                page = files.get(path)
+                if page is None or b"\x00" in page:
+                    continue
+                rels = [path, *sorted({m.decode() for m in SPEC_LINK.findall(page)} | set(added))]
+                if any(r not in files or not (r == path or r.startswith("charts/")) for r in rels):
+                    continue
+                entry = {}
+                for rel in rels:
+                    digest = hashlib.sha256(files[rel]).hexdigest()
+                    blob = self.root / "blobs" / digest[:2] / digest
+                    if not blob.exists():
+                        _atomic_write(blob, files[rel])
+                    entry[rel] = digest
+                pages[vs] = {"key": self.page_keys[vs], "files": entry}
+            (self.root / "streams").mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "streams", prefix=".tmp-"))
+            index: dict = {"pages": pages, "metrics": None}
+            excl = _exclusion_frame(self.parts.exclusions) if self.decomposable else None
+            if excl is not None:
+                frames = {"figures": self.parts.figures, "exclusions": excl, **{f"drill-{k}": v for k, v in self.parts.drilldown.items()}}
+                if self.parts.daily_wip is not None:
+                    frames["daily_wip"] = self.parts.daily_wip
+                sums = {}
+                for name, df in frames.items():
+                    df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+                    sums[name] = _file_digest(tmp / f"{name}.arrow")
+                skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
+                index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton}
+            (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
+            entry = self.root / "streams" / self.context
+            if entry.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            os.replace(tmp, entry)
+            prune_snapshots(self.root)
+        except (OSError, TypeError, ValueError, pl.exceptions.PolarsError):
+            return
+
+
+def _empty_like(old: dict) -> StreamParts:
+    return StreamParts(old["figures"].clear(), {k: v.clear() for k, v in old["drill"].items()},
+                       {m: {r: Count(0, {}) for r in reasons} for m, reasons in old["skeleton"].items()},
+                       None if old["wip"] is None else old["wip"].clear())
+
+
+def prune_snapshots(root: Path) -> None:
+    """Keep the newest snapshots (as many as whole-build entries); blobs are pruned with the builds'."""
+    base = root / "streams"
+    snaps = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in snaps[KEEP_BUILDS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def snapshot_blobs(root: Path) -> set[str]:
+    """Blobs the kept snapshots' pages use (so pruning the whole-build entries keeps them)."""
+    used: set[str] = set()
+    base = root / "streams"
+    if not base.is_dir():
+        return used
+    for snap in base.iterdir():
+        raw = _read(snap / "index.json")
+        if raw:
+            with contextlib.suppress(ValueError, KeyError, AttributeError, TypeError):
+                for entry in json.loads(raw).get("pages", {}).values():
+                    used.update(entry["files"].values())
+    return used
