@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                 # M and L (L takes a few minutes)
     python benchmarks/run.py --scales M      # just M
+    python benchmarks/run.py --metrics-only --work /tmp/bench   # only the metric comparison, reusing projects there
 
 For each scale it generates the demo project (`flowsite demo`), then times three builds, each in a
 fresh process: cold (empty cache, empty output), rebuild with nothing changed, and rebuild after one
@@ -10,6 +11,10 @@ CPU seconds (the build process and its chart workers) and peak RSS (sampled ever
 process plus workers). Then, in one process on the same loaded data, it times flowsite's metric
 stage against the same metrics written as DuckDB SQL (DevLake / Four Keys style) and in
 straightforward pandas, and checks the three agree. Figures go to benchmarks/out/results.json.
+
+`--metrics-only` skips the three builds and runs just the metric comparison (figures to
+benchmarks/out/metrics.json); with `--work`, a demo project already generated there (demo-M, demo-L)
+is reused, so iterating on the metric code does not regenerate the data.
 
 Timings depend on the machine and on what else it runs; they are printed, never asserted.
 """
@@ -228,6 +233,9 @@ def report(results: dict) -> None:
 
     console = Console()
     for scale, r in results["scales"].items():
+        if not r.get("builds"):
+            _report_metrics(console, scale, r, results["repeat"])
+            continue
         t = Table(title=f"Scale {scale}: {r['rows']}", title_justify="left")
         t.add_column("build")
         t.add_column("stage")
@@ -245,19 +253,25 @@ def report(results: dict) -> None:
         console.print(t)
         console.print(f"  charts: cold {r['builds']['cold']['charts']}, one stream changed {r['builds']['one_stream_changed']['charts']}; "
                       f"largest scorecard page {r['largest_scorecard_kb']:.0f} KB; demo generated in {r['generate_s']:.1f} s")
-        m = r["metrics"]
-        mt = Table(title=f"Scale {scale}: metric stage on the same loaded data (best of {results['repeat']})", title_justify="left")
-        for c in ("engine", "wall s", "CPU s", "flowsite ÷ engine", "same figures"):
-            mt.add_column(c)
-        mt.add_row("flowsite metric stage (all metrics)", f"{m['flowsite']['wall']:.2f}", f"{m['flowsite']['cpu']:.2f}", "1.00", "—")
-        labels = {"flowsite_subset": "flowsite, the six metrics only", "duckdb": "DuckDB SQL, the six metrics", "pandas": "pandas, the six metrics"}
-        for eng in ("flowsite_subset", "duckdb", "pandas"):
-            c = m["checks"][eng]
-            same = "yes" if c["agree"] else f"NO: {c['mismatches']} differ, {c['only_in_one']} only in one"
-            mt.add_row(labels[eng], f"{m[eng]['wall']:.2f}", f"{m[eng]['cpu']:.2f}", f"{m['flowsite']['wall'] / m[eng]['wall']:.2f}", f"{same} ({c['compared']} figures)")
-        mt.caption = f"six metrics: flowsite ÷ DuckDB = {m['subset_ratio_vs_duckdb']:.2f}"
-        console.print(mt)
+        _report_metrics(console, scale, r, results["repeat"])
     console.print(f"Figures written to {results['json']}")
+
+
+def _report_metrics(console, scale: str, r: dict, repeat: int) -> None:
+    from rich.table import Table
+
+    m = r["metrics"]
+    mt = Table(title=f"Scale {scale}: metric stage on the same loaded data (best of {repeat})", title_justify="left")
+    for c in ("engine", "wall s", "CPU s", "flowsite ÷ engine", "same figures"):
+        mt.add_column(c)
+    mt.add_row("flowsite metric stage (all metrics)", f"{m['flowsite']['wall']:.2f}", f"{m['flowsite']['cpu']:.2f}", "1.00", "—")
+    labels = {"flowsite_subset": "flowsite, the six metrics only", "duckdb": "DuckDB SQL, the six metrics", "pandas": "pandas, the six metrics"}
+    for eng in ("flowsite_subset", "duckdb", "pandas"):
+        c = m["checks"][eng]
+        same = "yes" if c["agree"] else f"NO: {c['mismatches']} differ, {c['only_in_one']} only in one"
+        mt.add_row(labels[eng], f"{m[eng]['wall']:.2f}", f"{m[eng]['cpu']:.2f}", f"{m['flowsite']['wall'] / m[eng]['wall']:.2f}", f"{same} ({c['compared']} figures)")
+    mt.caption = f"six metrics: flowsite ÷ DuckDB = {m['subset_ratio_vs_duckdb']:.2f}; whole metric stage ÷ DuckDB = {m['ratio_vs_duckdb']:.2f}"
+    console.print(mt)
 
 
 def main() -> None:
@@ -265,6 +279,7 @@ def main() -> None:
     ap.add_argument("--scales", default="M,L", help="comma-separated: S, M, L (default M,L)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the generated projects and sites (default: a temporary folder)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each metric engine; the best is kept")
+    ap.add_argument("--metrics-only", action="store_true", help="skip the three timed builds: only the metric comparison (reuses a project generated earlier in --work)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="flowsite-bench-"))
@@ -272,6 +287,11 @@ def main() -> None:
     try:
         for scale in [s.strip().upper() for s in args.scales.split(",") if s.strip()]:
             project, site, cache = work / f"demo-{scale}", work / f"site-{scale}", work / f"cache-{scale}"
+            if args.metrics_only and args.work and (project / "flowsite.yml").is_file():
+                print(f"[{scale}] reusing the demo project in {project}", file=sys.stderr)
+                metrics = compare_metrics(project, args.repeat)
+                results["scales"][scale] = {"rows": metrics["rows"], "generate_s": 0.0, "builds": {}, "metrics": metrics}
+                continue
             for p in (project, site, cache):
                 shutil.rmtree(p, ignore_errors=True)
             print(f"[{scale}] generating the demo project …", file=sys.stderr)
@@ -280,6 +300,10 @@ def main() -> None:
 
             rows = create_demo(project, scale)
             gen = time.perf_counter() - t
+            if args.metrics_only:
+                print(f"[{scale}] metric stage: flowsite vs DuckDB SQL vs pandas …", file=sys.stderr)
+                results["scales"][scale] = {"rows": rows, "generate_s": gen, "builds": {}, "metrics": compare_metrics(project, args.repeat)}
+                continue
             builds = {}
             print(f"[{scale}] cold build …", file=sys.stderr)
             builds["cold"] = run_build(project, site, cache)
@@ -299,7 +323,8 @@ def main() -> None:
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    path = OUT / "results.json"
+    # A metric-only run writes beside the full results, not over them.
+    path = OUT / ("metrics.json" if args.metrics_only else "results.json")
     results["json"] = str(path.relative_to(HERE.parent))
     path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     report(results)

@@ -203,11 +203,19 @@ def _series(results: MetricResults) -> dict[tuple[str, str], dict[str, tuple[flo
 def build_scorecards(config: Config, results: MetricResults) -> SiteModel:
     labels = [p.label for p in results.periods]
     series = _series(results)
+    # Looked up once: per value stream its metrics, and the value streams by id (a scan of the
+    # config's list per figure, and of every series per value stream, grew with their product).
+    by_stream: dict[str, list[str]] = {}
+    for v, m in series:
+        by_stream.setdefault(v, []).append(m)
+    streams: dict = {}
+    for v in config.value_streams:
+        streams.setdefault(v.id, v)
     cards = []
     for vs_id in results.value_streams:
-        vs = config.value_stream(vs_id)
+        vs = streams.get(vs_id)
         kpi_defs = {f"kpi.{k.id}": k for k in (vs.kpis if vs else ())}
-        metric_ids = [m for (v, m) in series if v == vs_id]
+        metric_ids = list(by_stream.get(vs_id, ()))
         for k in kpi_defs:
             if k not in metric_ids:
                 metric_ids.append(k)
@@ -216,7 +224,7 @@ def build_scorecards(config: Config, results: MetricResults) -> SiteModel:
             kd = kpi_defs.get(metric)
             mdef = metric_def(metric, kd.name, kd.unit, kd.direction, kd.description) if kd else metric_def(metric)
             s = series.get((vs_id, metric), {})
-            figures[mdef.group].append(_figure(config, results, vs_id, mdef, s, labels, kd))
+            figures[mdef.group].append(_figure(config, results, vs_id, mdef, s, labels, kd, vs))
         sections = tuple(Section(g, title, tuple(figures[g])) for g, title in GROUPS)
         counted = [f for sec in sections for f in sec.figures if f.headline or f.group == "outcomes"]
         align = Alignment(
@@ -247,7 +255,7 @@ def _ordered(metric_ids: list[str], kpis: list[str]) -> list[str]:
     return kpis + sorted((m for m in metric_ids if m not in kpis), key=lambda m: (cat.index(m) if m in cat else 999, m))
 
 
-def _figure(config: Config, results: MetricResults, vs_id: str, mdef: MetricDef, s: dict, labels: list[str], kd) -> Figure:
+def _figure(config: Config, results: MetricResults, vs_id: str, mdef: MetricDef, s: dict, labels: list[str], kd, vs=None) -> Figure:
     trend = tuple(Point(p, *s.get(p, (None, 0))) for p in labels)
     wv, wn = s.get(WINDOW, (None, 0))
     if mdef.group == "vsm":
@@ -261,7 +269,7 @@ def _figure(config: Config, results: MetricResults, vs_id: str, mdef: MetricDef,
     if kd is not None:
         target, at_risk, direction = kd.target, kd.at_risk, kd.direction
     else:
-        t = config.target_for(vs_id, mdef.id)
+        t = vs.targets[mdef.id] if vs is not None and mdef.id in vs.targets else config.targets.get(mdef.id)  # config.target_for, without its scan
         target, at_risk, direction = (t.target, t.at_risk, t.direction or mdef.direction) if t else (None, None, mdef.direction)
     warnings = []
     if value is not None and n < SMALL_N and mdef.group not in ("vsm", "outcomes"):

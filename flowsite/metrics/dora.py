@@ -5,21 +5,25 @@ import datetime as dt
 
 import polars as pl
 
-from ._frame import empty_figures, summarise
-from .periods import WINDOW, Period, date_label, in_window, period_label
+from ._frame import empty_figures, group_by_period, sort_by_stream, summarise
+from ._counts import count, counts_by
+from .periods import WINDOW, Period, date_label, in_window
 from .stats import median_expr
 
 HOUR = 3_600_000_000  # microseconds
 
 
 def production_deployments(deployments: pl.DataFrame, environments: tuple[str, ...]) -> pl.DataFrame:
-    """Successful deployments to a production environment (no environment column: all count)."""
-    df = deployments
-    if "environment" in df.columns:
-        df = df.filter(pl.col("environment").is_null() | pl.col("environment").is_in(list(environments)))
-    if "result" in df.columns:
-        df = df.filter(pl.col("result") == "success")
-    return df.sort("value_stream", "finished_at")
+    """Successful deployments to a production environment (no environment column: all count).
+
+    In the input's order: every use groups, joins or sorts them by what it needs (a sort by the
+    value stream's text here cost more than all the figures computed from them)."""
+    keep = []
+    if "environment" in deployments.columns:
+        keep.append(pl.col("environment").is_null() | pl.col("environment").is_in(list(environments)))
+    if "result" in deployments.columns:
+        keep.append(pl.col("result") == "success")
+    return deployments.filter(*keep) if keep else deployments
 
 
 def attribute_incidents(incidents: pl.DataFrame, deployments: pl.DataFrame, window_hours: float | None) -> pl.DataFrame:
@@ -28,8 +32,10 @@ def attribute_incidents(incidents: pl.DataFrame, deployments: pl.DataFrame, wind
     An explicit `caused_by_deployment` wins; otherwise the latest production deployment of the same
     value stream that finished at or before the incident was opened, at most `window_hours` earlier.
     """
-    inc = incidents.sort("value_stream", "created_at")
-    deps = deployments.select("value_stream", pl.col("finished_at").alias("_dep_at"), pl.col("id").alias("_nearest")).sort("value_stream", "_dep_at")
+    # Sorted by time alone (an integer sort; sorted within each value stream too, which is all the
+    # as-of join by value stream needs), not by the value stream's text first.
+    inc = incidents.sort("created_at", maintain_order=True)
+    deps = deployments.select("value_stream", pl.col("finished_at").alias("_dep_at"), pl.col("id").alias("_nearest")).sort("_dep_at", maintain_order=True)
     joined = inc.join_asof(
         deps, left_on="created_at", right_on="_dep_at", by="value_stream", strategy="backward", check_sortedness=False,
         tolerance=dt.timedelta(hours=window_hours) if window_hours is not None else None,
@@ -44,11 +50,7 @@ def deployment_frequency(prod: pl.DataFrame, periods: list[Period], period: str,
     labels = [p.label for p in periods]
     weeks = {p.label: p.days / 7 for p in periods}
     first = prod.group_by("value_stream").agg(pl.col("finished_at").min().alias("first"))
-    counts = (
-        prod.filter(in_window("finished_at", periods))
-        .with_columns(period_label("finished_at", period, timezone).alias("period"))
-        .group_by("value_stream", "period").agg(pl.len().alias("n"))
-    )
+    counts = group_by_period(prod.lazy().filter(in_window("finished_at", periods)), "finished_at", periods, period, timezone, [pl.len().alias("n")]).collect()
     grid = pl.DataFrame({"value_stream": value_streams}).join(pl.DataFrame({"period": labels, "_end": [p.end for p in periods], "_weeks": [weeks[l] for l in labels]}), how="cross")
     grid = grid.join(first, on="value_stream", how="inner").filter(pl.col("first") < pl.col("_end"))
     grid = grid.join(counts, on=["value_stream", "period"], how="left").with_columns(pl.col("n").fill_null(0).cast(pl.Int64))
@@ -66,17 +68,17 @@ def deployment_frequency(prod: pl.DataFrame, periods: list[Period], period: str,
 
 def change_lead_times(changes: pl.DataFrame, prod: pl.DataFrame, exclude_before_first_deploy: bool = True) -> pl.DataFrame:
     """Changes with their deployment time and lead time in hours; excluded rows carry a reason."""
-    ch = changes
-    if "deployment_id" in ch.columns:
-        dep = prod.select(pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("_dep_finished"))
+    ch = changes.lazy()  # one plan, collected once at the end
+    if "deployment_id" in changes.columns:
+        dep = prod.lazy().select(pl.col("id").alias("deployment_id"), pl.col("finished_at").alias("_dep_finished"))
         ch = ch.join(dep, on="deployment_id", how="left")
     else:
         ch = ch.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("_dep_finished"), pl.lit(None, dtype=pl.String).alias("deployment_id"))
     deployed = pl.col("_dep_finished")
-    if "deployed_at" in ch.columns:
+    if "deployed_at" in changes.columns:
         deployed = pl.coalesce(pl.col("_dep_finished"), pl.col("deployed_at"))
     ch = ch.with_columns(deployed.alias("deployed_at")).drop("_dep_finished")
-    first = prod.group_by("value_stream").agg(pl.col("finished_at").min().alias("_first_deploy"))
+    first = prod.lazy().group_by("value_stream").agg(pl.col("finished_at").min().alias("_first_deploy"))
     ch = ch.join(first, on="value_stream", how="left")
     lead = (pl.col("deployed_at") - pl.col("first_commit_at")).dt.total_microseconds() / HOUR
     reason = (
@@ -85,7 +87,7 @@ def change_lead_times(changes: pl.DataFrame, prod: pl.DataFrame, exclude_before_
         .when(pl.lit(exclude_before_first_deploy) & (pl.col("_first_deploy").is_null() | (pl.col("first_commit_at") < pl.col("_first_deploy")))).then(pl.lit("first commit before the first observed deployment"))
         .otherwise(None)
     )
-    return ch.with_columns((lead * 60).alias("lead_time_minutes"), reason.alias("excluded")).drop("_first_deploy")
+    return ch.with_columns((lead * 60).alias("lead_time_minutes"), reason.alias("excluded")).drop("_first_deploy").collect()
 
 
 def local_days(periods: list[Period], timezone: str, as_of_end: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
@@ -109,7 +111,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     if deployments is None:
         return parts[0], drill, excluded
     prod = production_deployments(deployments, environments)
-    excluded["deployment_frequency"] = {"not a successful production deployment": deployments.height - prod.height}
+    excluded["deployment_frequency"] = {"not a successful production deployment": count(deployments) - count(prod)}
     parts.append(deployment_frequency(prod, periods, period, timezone, value_streams))
     span = local_days(periods, timezone, as_of_end)
     parts.append(deployment_days(prod, value_streams, period, timezone, span, span))
@@ -121,10 +123,10 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
 
     if changes is not None:
         lt = change_lead_times(changes, prod)
-        excluded["lead_time"] = {r: c for r, c in lt.group_by("excluded").len().drop_nulls("excluded").iter_rows()}
+        excluded["lead_time"] = counts_by(lt, "excluded")
         ok = lt.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
         parts.append(summarise(ok, "deployed_at", periods, period, timezone, [("lead_time", median_expr("lead_hours"), pl.len())]))
-        drill["changes"] = lt.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").round(1), "excluded").sort("value_stream", "deployed_at", "id", nulls_last=True)
+        drill["changes"] = sort_by_stream(lt.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").round(1), "excluded"), "deployed_at", nulls_last=True)
 
     inc_linked = None
     if incidents is not None:
@@ -135,15 +137,15 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
         rec = inc_linked.filter(pl.col("deployment_id").is_not_null()).with_columns(
             ((pl.col("resolved_at") - pl.col("created_at")).dt.total_microseconds() / HOUR if "resolved_at" in inc_linked.columns else pl.lit(None, dtype=pl.Float64)).alias("recovery_hours")
         )
-        excluded["recovery_time"] = {"unresolved": int(rec.get_column("recovery_hours").null_count()), "not caused by a deployment": inc_linked.height - rec.height}
+        excluded["recovery_time"] = {"unresolved": count(rec.filter(pl.col("recovery_hours").is_null())), "not caused by a deployment": count(inc_linked) - count(rec)}
         if "resolved_at" in rec.columns:
             parts.append(summarise(rec.filter(pl.col("recovery_hours").is_not_null()), "resolved_at", periods, period, timezone, [("recovery_time", median_expr("recovery_hours"), pl.len())]))
-        drill["incidents"] = inc_linked.join(rec.select("id", "recovery_hours"), on="id", how="left").select(
+        drill["incidents"] = sort_by_stream(inc_linked.join(rec.select("id", "recovery_hours"), on="id", how="left").select(
             "id", "value_stream", "created_at", *(["resolved_at"] if "resolved_at" in inc_linked.columns else []), "deployment_id", (pl.col("recovery_hours") * 60).round(1).alias("recovery_minutes")
-        ).sort("value_stream", "created_at", "id")
+        ), "created_at")
     else:
         deps = prod.with_columns(pl.lit(None, dtype=pl.String).alias("incident_ids"), pl.lit(None, dtype=pl.Boolean).alias("failed"))
-    drill["deployments"] = deps.select("id", "value_stream", "finished_at", "failed", "incident_ids").sort("value_stream", "finished_at", "id")
+    drill["deployments"] = sort_by_stream(deps.select("id", "value_stream", "finished_at", "failed", "incident_ids"), "finished_at")
     return pl.concat(parts, how="vertical_relaxed"), drill, excluded
 
 
@@ -163,7 +165,9 @@ def deployment_days(prod: pl.DataFrame, value_streams: list[str], period: str, d
     deployed = prod.select("value_stream", pl.col("finished_at").dt.convert_time_zone(day_timezone).dt.date().alias("day")).unique().with_columns(pl.lit(1).alias("deployed"))
     first = deployed.group_by("value_stream").agg(pl.col("day").min().alias("_first"))
     lo, hi = min(days[0], window[0]), max(days[1], window[1])
-    grid = first.filter(pl.col("value_stream").is_in(value_streams)).join(pl.DataFrame({"day": pl.date_range(lo, hi, "1d", eager=True)}), how="cross")
+    # Each calendar day's period label, once per day (not once per value stream and day).
+    calendar = pl.DataFrame({"day": pl.date_range(lo, hi, "1d", eager=True)}).with_columns(date_label("day", period).alias("period"))
+    grid = first.filter(pl.col("value_stream").is_in(value_streams)).join(calendar, how="cross")
     if from_first:
         grid = grid.filter(pl.col("day") >= pl.col("_first"))
     grid = grid.join(deployed, on=["value_stream", "day"], how="left").with_columns(pl.col("deployed").fill_null(0))
@@ -176,7 +180,7 @@ def deployment_days(prod: pl.DataFrame, value_streams: list[str], period: str, d
     stat = {"interpolated": pl.col("d").median(), "lower": pl.col("d").quantile(0.5, "lower"), "upper": pl.col("d").quantile(0.5, "higher")}[statistic]
     parts = [empty_figures()]
     for b in buckets:
-        g = grid.with_columns(keys[b].alias("bucket"), date_label("day", period).alias("period"))
+        g = grid.with_columns(keys[b].alias("bucket"))
         in_days = g.filter(pl.col("day").is_between(*days))
         per = in_days.group_by("value_stream", "period", "bucket").agg(pl.col("deployed").sum().alias("d")).group_by("value_stream", "period").agg(stat.alias("value"), pl.len().alias("n"))
         whole = (

@@ -3,28 +3,32 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
-from ._frame import empty_figures, summarise, to_long
-from .periods import WINDOW, Period, date_label
+from ._frame import empty_figures, sort_by_stream, summarise, to_long
+from ._counts import count
+from .periods import UTC, WINDOW, Period, date_label, day_index, day_starts
 from .stats import median_expr, quantile_expr
 
 DAY = 86_400_000_000  # microseconds
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 TYPES = ("feature", "defect", "risk", "debt")
 
 
-def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None) -> pl.DataFrame:
+def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None, *, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per item: start, done_at, canceled_at, active and waiting days.
 
     With status history, an item starts at its first waiting/active status and is done at the start
     of its final run of done statuses (a reopened item is done when it is done for the last time).
-    Without it, started_at (or created_at) and completed_at are used.
+    Without it, started_at (or created_at) and completed_at are used. `history` is
+    `status_history(work_items, status_changes)` when the caller already has it.
     """
     items = work_items
     cols = items.columns
-    started = pl.col("started_at") if "started_at" in cols else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-    completed = pl.col("completed_at") if "completed_at" in cols else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-    canceled = pl.col("canceled_at") if "canceled_at" in cols else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    started = pl.col("started_at") if "started_at" in cols else pl.lit(None, dtype=UTC)
+    completed = pl.col("completed_at") if "completed_at" in cols else pl.lit(None, dtype=UTC)
+    canceled = pl.col("canceled_at") if "canceled_at" in cols else pl.lit(None, dtype=UTC)
     items = items.with_columns(started.alias("_started"), completed.alias("_completed"), canceled.alias("_canceled"))
     if status_changes is None or status_changes.height == 0:
         return items.with_columns(
@@ -35,106 +39,240 @@ def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None)
             pl.lit(None, dtype=pl.Float64).alias("wait_days"),
         ).drop("_started", "_completed", "_canceled").rename({"canceled_at_": "end_canceled"})
 
-    # Items keyed by their row number: sorting and grouping millions of status changes by a u32 is
-    # several times faster than by the id text, and once sorted, the next change of the same item is
-    # a plain shift. Changes of items not in work_items are dropped here (the final join dropped them).
-    items = items.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
-    sc = (
-        status_changes.filter(pl.col("category").is_not_null())
-        .select(pl.col("item_id").alias("_id"), "changed_at", "category")
-        .join(items.select(pl.col("id").alias("_id"), pl.col("_row").alias("item_id")), on="_id", how="inner")
-        .select("item_id", "changed_at", "category")
-        .sort("item_id", "changed_at")
-    )
-    sc = sc.with_columns(pl.when(pl.col("item_id").shift(-1) == pl.col("item_id")).then(pl.col("changed_at").shift(-1)).alias("_next"))
-    last = sc.group_by("item_id").agg(pl.col("category").last().alias("_final"))
-    # Start of the final run of the last category: the first change after the last change of any other category.
-    sc = sc.join(last, on="item_id")
-    other = sc.filter(pl.col("category") != pl.col("_final")).group_by("item_id").agg(pl.col("changed_at").max().alias("_last_other"))
-    sc = sc.join(other, on="item_id", how="left")
-    final_at = (
-        sc.filter((pl.col("category") == pl.col("_final")) & (pl.col("_last_other").is_null() | (pl.col("changed_at") > pl.col("_last_other"))))
-        .group_by("item_id").agg(pl.col("changed_at").min().alias("_final_at"), pl.col("_final").first())
-    )
-    start = sc.filter(pl.col("category").is_in(["waiting", "active"])).group_by("item_id").agg(pl.col("changed_at").min().alias("_sc_start"))
-    tl = final_at.join(start, on="item_id", how="full", coalesce=True)
-    tl = tl.with_columns(
-        pl.when(pl.col("_final") == "done").then(pl.col("_final_at")).alias("_sc_done"),
-        pl.when(pl.col("_final") == "canceled").then(pl.col("_final_at")).alias("_sc_canceled"),
-    )
-    # Time in each category between start and done (only for completed items).
+    h = status_history(work_items, status_changes) if history is None else history
+    n = items.height
+    row, at, cat = (h.get_column(c).to_numpy() for c in ("row", "at", "cat"))
+    first, last = _run_edges(row)
+    # One run of changes per item (sorted by item, then time). Per run: the final category, the
+    # last change of any other category, the start of the final run of the final category (its first
+    # change after that), and the first waiting/active change. Each is a max or min over the runs
+    # (reduceat) and a repeat back onto the changes: no group-by, no join, no sort.
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.append(starts, len(row)))
+    final = cat[last]
+    is_final = cat == np.repeat(final, sizes)
+    last_other = _run_reduce(np.maximum, np.where(is_final, _MIN, at), starts)
+    final_at = _run_reduce(np.minimum, np.where(is_final & (at > np.repeat(last_other, sizes)), at, _MAX), starts)
+    sc_start = _run_reduce(np.minimum, np.where((cat == _WAITING) | (cat == _ACTIVE), at, _MAX), starts)
+    has_final, has_start = final_at != _MAX, sc_start != _MAX
+    final = np.where(has_final, final, _NONE)  # no final run found: the item falls back to its fields
+    is_done, is_canceled = final == _DONE, final == _CANCELED
+    # Time in each category between start and done (completed items only): each change lasts until
+    # the next change of its item, the last one until done.
+    item_done = np.repeat(np.where(is_done, final_at, 0), sizes)
+    inside = np.flatnonzero(np.repeat(is_done & has_start, sizes) & (at >= np.repeat(sc_start, sizes)) & (at < item_done))
+    nxt = np.empty_like(at)
+    nxt[:-1] = at[1:]
+    nxt = np.where(last, item_done, nxt)
     spans = (
-        sc.join(tl.select("item_id", "_sc_start", "_sc_done"), on="item_id")
-        .filter(pl.col("_sc_done").is_not_null() & (pl.col("changed_at") >= pl.col("_sc_start")) & (pl.col("changed_at") < pl.col("_sc_done")))
-        .with_columns(((pl.min_horizontal(pl.col("_next").fill_null(pl.col("_sc_done")), pl.col("_sc_done")) - pl.col("changed_at")).dt.total_microseconds() / DAY).alias("_d"))
-        .group_by("item_id")
+        pl.DataFrame({"_run": np.repeat(np.arange(len(starts), dtype=np.uint32), sizes)[inside], "_us": (np.minimum(nxt, item_done)[inside] - at[inside]), "_cat": cat[inside]})
+        .with_columns((pl.col("_us") / DAY).alias("_d"), pl.col("_run").set_sorted())  # polars' division and sums, as before
+        .group_by("_run", maintain_order=True)
         .agg(
-            pl.col("_d").filter(pl.col("category") == "active").sum().alias("active_days"),
-            pl.col("_d").filter(pl.col("category").is_in(["waiting", "new"])).sum().alias("wait_days"),
+            pl.col("_d").filter(pl.col("_cat") == _ACTIVE).sum().alias("active_days"),
+            pl.col("_d").filter(pl.col("_cat").is_in([_WAITING, _NEW])).sum().alias("wait_days"),
         )
     )
-    tl = tl.join(spans, on="item_id", how="left")
-    items = items.join(tl, left_on="_row", right_on="item_id", how="left")
-    done = pl.coalesce("_sc_done", pl.when(pl.col("_final").is_null()).then(pl.col("_completed")))
-    cancel = pl.coalesce("_sc_canceled", pl.when(pl.col("_final").is_null() & pl.col("_completed").is_null()).then(pl.col("_canceled")))
-    start_expr = pl.coalesce("_sc_start", "_started", "created_at")
-    out = items.with_columns(done.alias("done_at"), cancel.alias("end_canceled"), start_expr.alias("start"))
+    # Onto the items: arrays indexed by the item's row (as they are when every item has a history,
+    # listed in the items' order).
+    item = row[starts].astype(np.intp)
+    span_item = item[spans.get_column("_run").to_numpy()]
+    if len(item) == n and np.array_equal(item, np.arange(n)):
+        item = slice(None)
+    active, wait, has_span = _scatter(n, span_item, spans.get_column("active_days").to_numpy()), _scatter(n, span_item, spans.get_column("wait_days").to_numpy()), _scatter(n, span_item, True)
+    final_at, sc_start = _scatter(n, item, final_at), _scatter(n, item, sc_start)
+    is_done, is_canceled, has_start = _scatter(n, item, is_done), _scatter(n, item, is_canceled), _scatter(n, item, has_start)
+    final = _scatter(n, item, final, _NONE)
+
+    def ts(values: np.ndarray, mask: np.ndarray) -> pl.Expr:
+        return pl.when(pl.lit(pl.Series(mask))).then(pl.lit(pl.Series(values)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
+
+    no_final = pl.lit(pl.Series(final == _NONE))
+    done = pl.coalesce(ts(final_at, is_done), pl.when(no_final).then(pl.col("_completed")))
+    cancel = pl.coalesce(ts(final_at, is_canceled), pl.when(no_final & pl.col("_completed").is_null()).then(pl.col("_canceled")))
+    start = pl.coalesce(ts(sc_start, has_start), "_started", "created_at")
+    out = items.with_columns(
+        pl.when(pl.lit(pl.Series(has_span))).then(pl.lit(pl.Series(active))).alias("active_days"),
+        pl.when(pl.lit(pl.Series(has_span))).then(pl.lit(pl.Series(wait))).alias("wait_days"),
+        done.alias("done_at"), cancel.alias("end_canceled"), start.alias("start"),
+    )
     out = out.with_columns(pl.min_horizontal("start", pl.col("done_at").fill_null(pl.col("start"))).alias("start"))
-    return out.drop([c for c in out.columns if c.startswith("_")])
+    return out.drop("_started", "_completed", "_canceled")
+
+
+# Category codes of the status history (config allows no other category; _OTHER keeps one apart).
+CATEGORY_CODE = {"new": 0, "waiting": 1, "active": 2, "done": 3, "canceled": 4}
+_NEW, _WAITING, _ACTIVE, _DONE, _CANCELED = range(5)
+_OTHER, _NONE = 254, 255
+_MIN, _MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+
+
+def status_history(work_items: pl.DataFrame, status_changes: pl.DataFrame) -> pl.DataFrame:
+    """The categorised status changes of known items, sorted by item then time: `row` (the item's row
+    in work_items, UInt32), `at` (changed_at in microseconds, Int64) and `cat` (category code, UInt8).
+
+    The item id text is matched once, here; after it every step works on small integers, and the
+    per-item steps are passes over contiguous runs. Changes of items not in work_items are dropped.
+    """
+    try:  # the five categories as an enum's codes: a lookup per distinct text, not per row
+        cat = status_changes.get_column("category").cast(pl.Enum(list(CATEGORY_CODE))).to_physical().cast(pl.UInt8)
+    except pl.exceptions.PolarsError:
+        cat = status_changes.get_column("category").replace_strict(CATEGORY_CODE, default=_OTHER, return_dtype=pl.UInt8)
+    changes = status_changes.select("item_id", pl.col("changed_at").dt.epoch("us").alias("at"), pl.lit(cat.alias("cat")))
+    usable = pl.col("cat").is_not_null() & pl.col("at").is_not_null()
+    rows = _item_rows(changes.get_column("item_id"), work_items.get_column("id"))
+    if rows is None:  # ids repeat (or their hashes do): the plain join by text
+        ids = work_items.lazy().select(pl.col("id").alias("item_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
+        h = changes.lazy().filter(usable).join(ids, on="item_id", how="inner", maintain_order="left").select("row", "at", "cat").collect()
+    else:
+        h = changes.select(pl.lit(pl.Series("row", rows)), "at", "cat").filter(usable & (pl.col("row") >= 0)).with_columns(pl.col("row").cast(pl.UInt32))
+    row, at = h.get_column("row").to_numpy(), h.get_column("at").to_numpy()
+    same = row[1:] == row[:-1]
+    ordered = bool(np.all(row[1:] >= row[:-1]) and np.all(at[1:][same] >= at[:-1][same]))
+    return h if ordered else h.sort("row", "at")
+
+
+def _item_rows(item_ids: pl.Series, ids: pl.Series) -> np.ndarray | None:
+    """The row in work_items of each change's item (-1: not an item), as the inner join on the id
+    text would match them; None when the ids (or their 64-bit hashes) are not unique.
+
+    Consecutive changes of one item are matched once, by the hash of the id, and every match is
+    checked against the id text: the same pairs as the join, at a fraction of its cost.
+    """
+    if item_ids.dtype != ids.dtype:
+        return None
+    if len(item_ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    item_hash = ids.hash()
+    if item_hash.n_unique() != len(ids):
+        return None
+    new_run = (item_ids != item_ids.shift(1)).fill_null(True)
+    new_run[0] = True
+    starts = new_run.arg_true()
+    run_ids = item_ids.gather(starts)
+    runs = pl.DataFrame({"h": run_ids.hash(), "run": pl.int_range(len(run_ids), dtype=pl.UInt32, eager=True)}).join(
+        pl.DataFrame({"h": item_hash, "row": pl.int_range(len(ids), dtype=pl.UInt32, eager=True)}), on="h", how="inner")
+    same = (run_ids.gather(runs.get_column("run")) == ids.gather(runs.get_column("row"))).fill_null(False)
+    runs = runs.filter(same)
+    run_row = np.full(len(run_ids), -1, dtype=np.int64)
+    run_row[runs.get_column("run").to_numpy()] = runs.get_column("row").to_numpy()
+    return np.repeat(run_row, np.diff(np.append(starts.to_numpy(), len(item_ids))))
+
+
+def _run_edges(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last): whether each change is its item's first / last (rows sorted by item)."""
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = row[1:] != row[:-1]
+    last = np.ones(len(row), dtype=bool)
+    last[:-1] = first[1:]
+    return first, last
+
+
+def _run_reduce(ufunc, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """ufunc (np.maximum, np.minimum) over each run of values beginning at `starts`."""
+    return ufunc.reduceat(values, starts) if len(starts) else values[:0]
+
+
+def _scatter(n: int, rows: np.ndarray | slice, values, fill=None) -> np.ndarray:
+    """An array of n items holding `values` at `rows` (fill, or zero/False, elsewhere)."""
+    values = np.asarray(values)
+    if isinstance(rows, slice) and values.ndim:
+        return values
+    out = np.zeros(n, dtype=values.dtype) if fill is None else np.full(n, fill, dtype=values.dtype)
+    out[rows] = values
+    return out
 
 
 WIP = ("waiting", "active")
 
 
-def wip_moves(timeline: pl.DataFrame, status_changes: pl.DataFrame | None) -> pl.DataFrame:
+def _wip_events(timeline: pl.DataFrame, status_changes: pl.DataFrame | None, history: pl.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(timeline row, at in microseconds, delta) of every move into (+1) or out of (-1) work in progress."""
+    parts = []
+    n = timeline.height
+    with_history = np.zeros(n, dtype=bool)
+    if status_changes is not None and status_changes.height:
+        h = status_history(timeline, status_changes) if history is None else history
+        row, at, cat = (h.get_column(c).to_numpy() for c in ("row", "at", "cat"))
+        first, _ = _run_edges(row)
+        inside = ((cat == _WAITING) | (cat == _ACTIVE)).astype(np.int32)
+        prev = np.zeros_like(inside)
+        prev[1:] = inside[:-1]
+        delta = inside - np.where(first, 0, prev)  # a new item starts from "not in progress"
+        moved = delta != 0
+        parts.append((row[moved], at[moved], delta[moved]))
+        with_history[row] = True
+    # Items without history count from their start to their end (done or canceled).
+    rest = timeline.select(
+        pl.lit(pl.Series(~with_history)).alias("_rest"),
+        pl.col("start").dt.epoch("us").alias("_start"),
+        pl.coalesce("done_at", "end_canceled").dt.epoch("us").alias("_end"),
+    )
+    rest_mask = rest.get_column("_rest").to_numpy()
+    for col, delta in (("_start", 1), ("_end", -1)):
+        s = rest.get_column(col)
+        ok = rest_mask & s.is_not_null().to_numpy()
+        idx = np.flatnonzero(ok)
+        parts.append((idx, s.fill_null(0).to_numpy()[idx], np.full(len(idx), delta, dtype=np.int32)))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def _stream_codes(timeline: pl.DataFrame) -> tuple[np.ndarray, list[str | None]]:
+    """(code per row, names): value streams numbered in text order, a missing one (None) first."""
+    vs = timeline.get_column("value_stream")
+    names = vs.drop_nulls().unique().sort().to_list()
+    if not names:
+        return np.zeros(len(vs), dtype=np.int64), [None]
+    codes = vs.cast(pl.Enum(names)).to_physical().cast(pl.Int64).fill_null(-1).to_numpy() + 1
+    return codes, [None, *names]
+
+
+def wip_moves(timeline: pl.DataFrame, status_changes: pl.DataFrame | None, *, history: pl.DataFrame | None = None) -> pl.DataFrame:
     """(value_stream, at, delta): +1 when an item enters work in progress, -1 when it leaves.
 
     With status history an item is in progress exactly while its category is waiting or active, so
     an item reopened after done counts again only while reopened. Items without history count from
     their start to their end (done or canceled).
     """
-    parts = []
-    tl = timeline
-    if status_changes is not None and status_changes.height:
-        # A plain shift on rows sorted by item (a new item starts from "not in progress") is much
-        # faster than a window over item ids.
-        # Items keyed by their row in the timeline (a u32 sorts far faster than the id text);
-        # changes of items not in the timeline drop out here, as the join to it dropped them.
-        rows = timeline.select(pl.col("id").alias("item_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "value_stream")
-        sc = (
-            status_changes.lazy().filter(pl.col("category").is_not_null()).select("item_id", "changed_at", pl.col("category").is_in(list(WIP)).cast(pl.Int32).alias("_in"))
-            .join(rows.lazy(), on="item_id", how="inner")
-            .sort("_row", "changed_at")
-            .with_columns(pl.when(pl.col("_row") == pl.col("_row").shift(1)).then(pl.col("_in").shift(1)).otherwise(0).alias("_prev"))
-            .with_columns((pl.col("_in") - pl.col("_prev")).alias("delta"))
-            .collect()
-        )
-        parts.append(sc.filter(pl.col("delta") != 0).select("value_stream", pl.col("changed_at").alias("at"), "delta"))
-        tl = timeline.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")).join(sc.select("_row").unique(), on="_row", how="anti").drop("_row")
-    end = pl.coalesce("done_at", "end_canceled")
-    parts += [
-        tl.filter(pl.col("start").is_not_null()).select("value_stream", pl.col("start").alias("at"), pl.lit(1, dtype=pl.Int32).alias("delta")),
-        tl.filter(end.is_not_null()).select("value_stream", end.alias("at"), pl.lit(-1, dtype=pl.Int32).alias("delta")),
-    ]
-    return pl.concat(parts)
+    rows, at, delta = _wip_events(timeline, status_changes, history)
+    return pl.DataFrame({
+        "value_stream": timeline.get_column("value_stream").gather(rows),
+        "at": pl.Series(at).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        "delta": pl.Series(delta, dtype=pl.Int32),
+    })
 
 
-def daily_wip(timeline: pl.DataFrame, first_day: dt.date, last_day: dt.date, timezone: str, status_changes: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Work in progress at the end of each local day per value stream (see wip_moves)."""
-    moves = wip_moves(timeline, status_changes)
-    events = moves.select("value_stream", pl.col("at").dt.convert_time_zone(timezone).dt.date().alias("day"), "delta")
+def daily_wip(timeline: pl.DataFrame, first_day: dt.date, last_day: dt.date, timezone: str, status_changes: pl.DataFrame | None = None, *,
+              history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Work in progress at the end of each local day per value stream (see wip_moves).
+
+    A value stream x day grid filled by one weighted count of the moves, then a running sum along
+    the days: no cross join, no sort and no window over the rows.
+    """
+    schema = {"value_stream": pl.String, "day": pl.Date, "wip": pl.Int32}
+    days = (last_day - first_day).days + 1
+    if days <= 0:
+        return pl.DataFrame(schema=schema)
+    rows, at, delta = _wip_events(timeline, status_changes, history)
+    starts = day_starts(first_day, days, timezone)
+    if starts is not None:
+        day = day_index(at, [(s - EPOCH) // dt.timedelta(microseconds=1) for s in starts])
+    else:  # a zone whose day starts do not check out: each move's local date, one by one
+        local = pl.Series(at).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").dt.convert_time_zone(timezone).dt.date()
+        day = (local.to_frame("d").select(pl.col("d") - pl.lit(first_day)).to_series()).dt.total_days().to_numpy()
     # Everything before the window folds into its first day, so the running sum starts right.
-    events = events.with_columns(pl.when(pl.col("day") < first_day).then(pl.lit(first_day)).otherwise(pl.col("day")).alias("day")).filter(pl.col("day") <= last_day)
-    per_day = events.group_by("value_stream", "day").agg(pl.col("delta").sum())
-    days = pl.DataFrame({"day": pl.date_range(first_day, last_day, "1d", eager=True)})
-    grid = per_day.select("value_stream").unique().join(days, how="cross")
-    return (
-        grid.join(per_day, on=["value_stream", "day"], how="left")
-        .with_columns(pl.col("delta").fill_null(0))
-        .sort("value_stream", "day")
-        .with_columns(pl.col("delta").cum_sum().over("value_stream").alias("wip"))
-        .drop("delta")
-    )
+    day = np.maximum(day, 0)
+    keep = day < days
+    codes, names = _stream_codes(timeline)
+    stream = codes[rows[keep]]
+    grid = np.bincount(stream * days + day[keep], weights=delta[keep], minlength=len(names) * days).reshape(len(names), days)
+    present = np.flatnonzero(np.bincount(stream, minlength=len(names)))
+    wip = np.cumsum(grid[present].astype(np.int64), axis=1)
+    return pl.DataFrame({
+        "value_stream": pl.Series(names, dtype=pl.String).gather(np.repeat(present, days)),
+        "day": pl.Series(pl.date_range(first_day, last_day, "1d", eager=True)).gather(np.tile(np.arange(days), len(present))),
+        "wip": pl.Series(wip.ravel(), dtype=pl.Int32),
+    }, schema=schema)
 
 
 def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: str, timezone: str, as_of_end: dt.datetime) -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, dict[str, int]], pl.DataFrame | None]:
@@ -143,7 +281,9 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     if items is None:
         return empty_figures(), {}, {}, None
     sc = datasets.get("status_changes")
-    tl = item_timeline(items, sc)
+    # The status history is matched to items once and shared by the timeline and the daily WIP.
+    history = status_history(items, sc) if sc is not None and sc.height else None
+    tl = item_timeline(items, sc, history=history)
     tl = tl.with_columns(((pl.col("done_at") - pl.col("start")).dt.total_microseconds() / DAY).alias("flow_time_days"))
     done = tl.filter(pl.col("done_at").is_not_null())
     has_history = sc is not None and sc.height > 0
@@ -162,21 +302,22 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
 
     first_day = periods[0].start.astimezone(_tz(timezone)).date()
     last_day = min(periods[-1].end - dt.timedelta(microseconds=1), as_of_end).astimezone(_tz(timezone)).date()
-    wip = daily_wip(tl, first_day, last_day, timezone, sc)
+    wip = daily_wip(tl, first_day, last_day, timezone, sc, history=history)
+    del history
     if wip.height:
         labelled = wip.with_columns(date_label("day", period).alias("period"))
         per = labelled.group_by("value_stream", "period").agg(pl.col("wip").mean().alias("v::flow_load"), pl.len().alias("n::flow_load"))
         whole = labelled.group_by("value_stream").agg(pl.col("wip").mean().alias("v::flow_load"), pl.len().alias("n::flow_load")).with_columns(pl.lit(WINDOW).alias("period"))
         figures.append(to_long(pl.concat([per, whole.select(per.columns)]), ["flow_load"]))
 
-    canceled = tl.filter(pl.col("done_at").is_null() & pl.col("end_canceled").is_not_null()).height
-    open_items = tl.filter(pl.col("done_at").is_null() & pl.col("end_canceled").is_null()).height
+    canceled = count(tl.filter(pl.col("done_at").is_null() & pl.col("end_canceled").is_not_null()))
+    open_items = count(tl.filter(pl.col("done_at").is_null() & pl.col("end_canceled").is_null()))
     excluded = {m: {"canceled": canceled, "not completed": open_items} for m in ("flow_velocity", "flow_time", "flow_efficiency")}
     drill = {
-        "work_items": tl.select(
+        "work_items": sort_by_stream(tl.select(
             "id", "value_stream", "type", "start", "done_at",
             pl.col("flow_time_days").round(3), pl.col("active_days").round(3), pl.col("wait_days").round(3),
-        ).sort("value_stream", "done_at", "id", nulls_last=True)
+        ), "done_at", nulls_last=True)
     }
     return pl.concat(figures, how="vertical_relaxed"), drill, excluded, wip
 

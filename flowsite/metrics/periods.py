@@ -81,3 +81,60 @@ def date_label(local: str | pl.Expr, period: str) -> pl.Expr:
 
 def in_window(col: str, periods: list[Period]) -> pl.Expr:
     return (pl.col(col) >= periods[0].start) & (pl.col(col) < periods[-1].end)
+
+
+UTC = pl.Datetime("us", "UTC")
+DAY_US = 86_400_000_000
+
+
+def contiguous(periods: list[Period]) -> bool:
+    """Calendar periods back to back with distinct labels (not a lone `window` span)."""
+    labels = [p.label for p in periods]
+    return bool(periods) and WINDOW not in labels and len(set(labels)) == len(labels) and all(a.end == b.start for a, b in zip(periods, periods[1:]))
+
+
+def period_index(col: str | pl.Expr, periods: list[Period]) -> pl.Expr:
+    """Index into `periods` (UInt32) of a UTC timestamp inside the window.
+
+    A binary search over the periods' UTC starts: no time zone conversion and no text per row (the
+    period starts are local midnights, so this is the period of the row's local date). Label the
+    few aggregated rows afterwards with `index_labels`.
+    """
+    expr = pl.col(col) if isinstance(col, str) else col
+    starts = pl.Series("starts", [p.start for p in periods[1:]], dtype=UTC)
+    return pl.lit(starts).search_sorted(expr, side="right").cast(pl.UInt32)
+
+
+def index_labels(col: str | pl.Expr, periods: list[Period]) -> pl.Expr:
+    """Period label of a `period_index` column."""
+    expr = pl.col(col) if isinstance(col, str) else col
+    return expr.replace_strict({i: p.label for i, p in enumerate(periods)}, return_dtype=pl.String)
+
+
+def day_starts(first: dt.date, days: int, timezone: str) -> list[dt.datetime] | None:
+    """UTC instants at which the local days first, first + 1, ..., first + days begin (days + 1 values).
+
+    Checked against polars' own conversion (the instant is on its day, the microsecond before it on
+    the day before), so a day index from these equals the local date; None if a zone ever disagrees.
+    """
+    tz = zoneinfo.ZoneInfo(timezone)
+    dates = [first + dt.timedelta(days=k) for k in range(days + 1)]
+    starts = [dt.datetime.combine(d, dt.time(), tz).astimezone(dt.timezone.utc) for d in dates]
+    s = pl.Series(starts, dtype=UTC)
+    at = s.dt.convert_time_zone(timezone).dt.date().to_list()
+    before = (s - dt.timedelta(microseconds=1)).dt.convert_time_zone(timezone).dt.date().to_list()
+    if at != dates or before != [d - dt.timedelta(days=1) for d in dates]:
+        return None
+    return starts
+
+
+def day_index(us, starts_us):
+    """For int64 microsecond timestamps (a numpy array), the k with starts[k] <= t < starts[k + 1]:
+    -1 before the first start, len(starts) - 1 from the last on. Plain division when every day has
+    24 hours (UTC and fixed offsets), a binary search over the day starts otherwise."""
+    import numpy as np
+
+    starts_us = np.asarray(starts_us, dtype=np.int64)
+    if len(starts_us) > 1 and np.all(np.diff(starts_us) == DAY_US):
+        return np.clip((us - starts_us[0]) // DAY_US, -1, len(starts_us) - 1)
+    return np.searchsorted(starts_us, us, side="right") - 1

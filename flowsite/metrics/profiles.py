@@ -14,6 +14,7 @@ import polars as pl
 from ..config import Config
 from ..errors import ConfigError, Problem
 from ._frame import empty_figures, summarise
+from ._counts import count, counts_by
 from .devlake import ceil_minutes, trunc_minutes
 from .dora import deployment_days, deployment_frequency, local_days
 from .periods import WINDOW, Period
@@ -81,7 +82,7 @@ def devlake(frames: dict[str, pl.DataFrame], periods: list[Period], config: Conf
     if deployments is None:
         return parts[0], drill, excluded
     prod = devlake_deployments(deployments, config.environments)
-    excluded["deployment_frequency"] = {"not a successful production deployment": deployments.height - prod.height}
+    excluded["deployment_frequency"] = {"not a successful production deployment": count(deployments) - count(prod)}
     parts.append(deployment_frequency(prod, periods, period, tz, vs_ids))
     # Every calendar day of the range counts (DevLake's calendar table); a deployment's day is its UTC date.
     first_day, last_day = local_days(periods, tz, as_of_end)
@@ -106,7 +107,7 @@ def devlake(frames: dict[str, pl.DataFrame], periods: list[Period], config: Conf
         ch = ch.with_columns(pl.when(pl.col("deployed_at").is_not_null()).then(devlake_cycle_minutes(ch)).alias("lead_time_minutes"))
         reason = pl.when(linked & pl.col("deployed_at").is_null()).then(pl.lit("deployment is not a successful production one")).when(pl.col("deployed_at").is_null()).then(pl.lit("not deployed"))
         ch = ch.with_columns(reason.alias("excluded"))
-        excluded["lead_time"] = {r: c for r, c in ch.group_by("excluded").len().drop_nulls("excluded").iter_rows()}
+        excluded["lead_time"] = counts_by(ch, "excluded")
         ok = ch.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
         parts.append(summarise(ok, "deployed_at", periods, period, tz, [("lead_time", median_expr("lead_hours", "lower"), pl.len())]))
         drill["changes"] = ch.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").cast(pl.Float64), "excluded").sort("value_stream", "deployed_at", "id", nulls_last=True)
@@ -141,9 +142,9 @@ def _devlake_recovery(rec: pl.DataFrame, periods: list[Period], config: Config, 
     inside = lambda c: (pl.col(c) >= win_start) & (pl.col(c) < win_end)  # noqa: E731
     usable = rec.filter(pl.col("recovery_minutes").is_not_null() & inside("_resolved") & inside("deployment_finished_at"))
     excluded["recovery_time"] = {
-        "unresolved": int(rec.filter(pl.col("deployment_id").is_not_null() & pl.col("_resolved").is_null()).height),
-        "no earlier production deployment": int(rec.get_column("deployment_id").null_count()),
-        "deployment finished or incident resolved outside the window": int(rec.filter(pl.col("recovery_minutes").is_not_null()).height - usable.height),
+        "unresolved": count(rec.filter(pl.col("deployment_id").is_not_null() & pl.col("_resolved").is_null())),
+        "no earlier production deployment": count(rec.filter(pl.col("deployment_id").is_null())),
+        "deployment finished or incident resolved outside the window": count(rec.filter(pl.col("recovery_minutes").is_not_null())) - count(usable),
     }
     usable = usable.with_columns((pl.col("recovery_minutes") / 60).alias("recovery_hours"))
     return summarise(usable, "deployment_finished_at", periods, config.period, config.timezone, [("recovery_time", median_expr("recovery_hours", "lower"), pl.len())]), rec
@@ -153,7 +154,7 @@ def _devlake_time_to_restore(rec: pl.DataFrame, periods: list[Period], config: C
     """2021 setting, time to restore service: every incident resolved in the window, created ->
     resolved in truncated minutes, no link to deployments needed; lower median."""
     rec = rec.with_columns(trunc_minutes(pl.col("_resolved"), pl.col("created_at")).alias("recovery_minutes"))
-    excluded["recovery_time"] = {"unresolved": int(rec.get_column("_resolved").null_count())}
+    excluded["recovery_time"] = {"unresolved": count(rec.filter(pl.col("_resolved").is_null()))}
     usable = rec.filter(pl.col("recovery_minutes").is_not_null()).with_columns((pl.col("recovery_minutes") / 60).alias("recovery_hours"))
     return summarise(usable, "_resolved", periods, config.period, config.timezone, [("recovery_time", median_expr("recovery_hours", "lower"), pl.len())]), rec
 
@@ -232,7 +233,7 @@ def fourkeys(frames: dict[str, pl.DataFrame], periods: list[Period], config: Con
     # Four Keys records successful deployment events of any environment; failed ones never arrive.
     prod = deployments.filter(pl.col("result") == "success") if "result" in deployments.columns else deployments
     prod = prod.sort("value_stream", "finished_at")
-    excluded["deployment_frequency"] = {"not a successful deployment": deployments.height - prod.height}
+    excluded["deployment_frequency"] = {"not a successful deployment": count(deployments) - count(prod)}
     parts.append(deployment_frequency(prod, periods, period, tz, vs_ids).filter(pl.col("period") != WINDOW))
     parts.append(_weekly_rate(prod, vs_ids, window))
     all_days = local_days(periods, tz, as_of_end)
@@ -255,7 +256,7 @@ def fourkeys(frames: dict[str, pl.DataFrame], periods: list[Period], config: Con
             pl.when(pl.col("deployed_at").is_null()).then(pl.lit("not deployed"))
             .when(pl.col("lead_time_minutes") <= 0).then(pl.lit("0 minutes or less (automated or merge push)")).alias("excluded")
         )
-        excluded["lead_time"] = {r: c for r, c in ch.group_by("excluded").len().drop_nulls("excluded").iter_rows()}
+        excluded["lead_time"] = counts_by(ch, "excluded")
         ok = ch.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
         parts.append(_split(ok, "deployed_at", periods, window, config, [("lead_time", median_expr("lead_hours", "interpolated"), pl.len())]))
         drill["changes"] = ch.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").cast(pl.Float64), "excluded").sort("value_stream", "deployed_at", "id", nulls_last=True)
@@ -269,16 +270,16 @@ def fourkeys(frames: dict[str, pl.DataFrame], periods: list[Period], config: Con
         inc = inc.with_columns(pl.min_horizontal("created_at", "_dep").alias("_opened"), pl.when(pl.col("_dep").is_not_null()).then(pl.col("deployment_id")).alias("deployment_id"))
         resolved = pl.col("resolved_at") if "resolved_at" in inc.columns else pl.lit(None, dtype=UTC)
         inc = inc.with_columns(resolved.alias("_resolved")).with_columns((trunc_minutes(pl.col("_resolved"), pl.col("_opened")) // 60).alias("_hours"))
-        excluded["recovery_time"] = {"unresolved": int(inc.get_column("_hours").null_count())}
+        excluded["recovery_time"] = {"unresolved": count(inc.filter(pl.col("_hours").is_null()))}
         parts.append(_split(inc.filter(pl.col("_hours").is_not_null()), "_opened", periods, window, config, [("recovery_time", median_expr(pl.col("_hours").cast(pl.Float64), "interpolated"), pl.len())]))
         # CFR: incident/root-cause matches over distinct deployments (not capped at 100 %).
         deps = prod if pairs is None else prod.join(pairs.select(pl.col("deployment_id").alias("id")).unique(), on="id", how="semi")
         matches = inc.filter(pl.col("deployment_id").is_not_null()).group_by("deployment_id").agg(pl.len().alias("matches"), pl.col("id").sort().str.join(";").alias("incident_ids"))
         deps = deps.join(matches, left_on="id", right_on="deployment_id", how="left").with_columns(pl.col("matches").fill_null(0), (pl.col("matches").fill_null(0) > 0).alias("failed"))
         parts.append(_split(deps, "finished_at", periods, window, config, [("change_failure_rate", pl.col("matches").sum() / pl.len() * 100, pl.len())]))
-        excluded["change_failure_rate"] = {"incident names no deployment": int(inc.get_column("deployment_id").null_count())}
+        excluded["change_failure_rate"] = {"incident names no deployment": count(inc.filter(pl.col("deployment_id").is_null()))}
         if pairs is not None:
-            excluded["change_failure_rate"]["deployment shipped no change"] = prod.height - deps.height
+            excluded["change_failure_rate"]["deployment shipped no change"] = count(prod) - count(deps)
         drill["incidents"] = inc.select("id", "value_stream", "created_at", pl.col("_resolved").alias("resolved_at"), "deployment_id", (pl.col("_hours") * 60).cast(pl.Float64).alias("recovery_minutes")).sort("value_stream", "created_at", "id")
     else:
         deps = prod.with_columns(pl.lit(None, dtype=pl.String).alias("incident_ids"), pl.lit(None, dtype=pl.Boolean).alias("failed"))
