@@ -53,11 +53,17 @@ def read_source(config: Config, spec: SourceSpec) -> RawFrame:
 SUMMARISED = ("type", "category", "environment", "result", "severity")
 
 
-def mapping_summary(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
-    """Counts of the mapped categorical columns, so `flowsite check` shows what the mapping did."""
+def mapping_summary(frame: pl.DataFrame, known: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, int]]:
+    """Counts of the mapped categorical columns, so `flowsite check` shows what the mapping did.
+
+    `known` holds counts `normalize` already made on the way (status categories, counted over the
+    distinct statuses): they are taken as they are rather than counted again over every row.
+    """
     out: dict[str, dict[str, int]] = {}
     for col in SUMMARISED:
-        if col in frame.columns:
+        if known and col in known:
+            out[col] = known[col]
+        elif col in frame.columns:
             counts = frame.get_column(col).fill_null("(none)").value_counts(sort=True, name="n")
             out[col] = {str(v): int(n) for v, n in counts.sort(["n", col], descending=[True, False]).iter_rows()}
     return out
@@ -85,7 +91,7 @@ def load_sources(config: Config, *, datasets: list[str] | None = None) -> Datase
         reports[name] = report
         if frame is not None:
             frames[name] = frame
-            report.mapped = mapping_summary(frame)
+            report.mapped = mapping_summary(frame, report.mapped)
     if errors:
         raise SourceError(f"aborted: {len(errors)} data problem(s); nothing was written", problems=errors)
     return Datasets(frames=frames, reports=reports, warnings=warnings)

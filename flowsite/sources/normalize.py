@@ -41,6 +41,31 @@ def parse_timestamps(col: pl.Expr, timezone: str, date_format: str | None = None
     return pl.when(iso.str.contains(OFFSET_RE)).then(aware).otherwise(naive)
 
 
+# A text value needs trimming or is empty (-> null): the one vectorised test that lets a text column
+# already clean (the usual case for Parquet and databases) pass through untouched. Rust's `\s` is
+# Unicode White_Space, the set `strip_chars()` removes.
+NEEDS_CLEANING = r"^\s|\s$|^$"
+
+
+def _fast_check(column: str, dtype: pl.DataType) -> pl.Expr | None:
+    """An expression that is True when `column` must go through `_coerce`; None if it always must.
+
+    When it is False the column is already in its canonical type and form: `_coerce` would return it
+    unchanged and flag no value, so it is kept as it is (no copy, no per-value work).
+    """
+    kind = column_kind(column)
+    src = pl.col(column)
+    if kind == "str" and dtype == pl.String:
+        return src.str.contains(NEEDS_CLEANING).any()
+    if kind == "datetime" and dtype == pl.Datetime("us", "UTC"):
+        return pl.lit(False)
+    if kind == "float" and dtype == pl.Float64 and not column.startswith("westrum_"):
+        return (~src.is_finite()).any()
+    if kind == "bool" and dtype == pl.Boolean:
+        return pl.lit(False)
+    return None
+
+
 def _coerce(df: pl.DataFrame, column: str, raw: RawFrame) -> tuple[pl.Expr, pl.Expr]:
     """(typed expression, 'bad value' mask) for one canonical column."""
     kind = column_kind(column)
@@ -80,6 +105,28 @@ def _coerce(df: pl.DataFrame, column: str, raw: RawFrame) -> tuple[pl.Expr, pl.E
         return typed, pl.lit(False)
     blank = src.cast(pl.String).str.strip_chars() == "" if dtype == pl.String else pl.lit(False)
     return typed, src.is_not_null() & ~blank.fill_null(False) & typed.is_null()
+
+
+RESULT_SUCCESS = ["success", "succeeded", "successful", "ok", "passed", "done", "deployed"]
+RESULT_FAILURE = ["failure", "failed", "error", "errored", "fail", "crashed"]
+
+
+def _result_category(low: pl.Series) -> pl.Series:
+    """Deployment results (lower-cased) -> success / failure; other values kept, null stays null."""
+    return pl.select(pl.when(low.is_in(RESULT_SUCCESS)).then(pl.lit("success")).when(low.is_in(RESULT_FAILURE)).then(pl.lit("failure")).otherwise(low)).to_series()
+
+
+def _replace_distinct(col: pl.Expr, old: pl.Series, new: pl.Series) -> pl.Expr:
+    """`col` with each value of `old` replaced by the one at the same place in `new`; null otherwise."""
+    keep = old.is_not_null()
+    return col.replace_strict(old.filter(keep), new.filter(keep), default=None, return_dtype=pl.String)
+
+
+def _map_distinct(values: pl.Series, fn) -> pl.Series:
+    """fn(lower-cased values), computed on the distinct values only and spread back over the rows."""
+    distinct = values.unique()
+    out = _replace_distinct(pl.col(values.name), distinct, fn(distinct.str.to_lowercase()))
+    return values.to_frame().select(out).to_series()
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -132,12 +179,17 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
             errors.append(Problem(f"expected a column for '{c}', found none (columns: {', '.join(have[:15])}{'…' if len(have) > 15 else ''})", file=raw.origin, column=c, hint=hint))
         return None, errors, warnings
     present = [c for c in spec.columns if c in df.columns]
+    checks = {c: e for c in present if (e := _fast_check(c, df.schema[c])) is not None}
+    needs = df.select(e.fill_null(False).alias(c) for c, e in checks.items()).row(0, named=True) if checks and df.height else dict.fromkeys(checks, False)
     typed_cols: list[pl.Series] = []
     for c in present:
         kind = column_kind(c)
         dtype = df.schema[c]
         if dtype.is_nested() or dtype in (pl.Object, pl.Binary):
             errors.append(Problem(f"expected a column of plain values, got {dtype}", file=raw.origin, column=c, hint="export this column as text, numbers or timestamps"))
+            continue
+        if c in needs and not needs[c]:
+            typed_cols.append(df.get_column(c))
             continue
         typed, bad = _coerce(df, c, raw)
         expected = {"datetime": "a timestamp like 2026-10-31T14:05:00+00:00", "float": "a finite number", "bool": "true or false", "str": "text"}[kind]
@@ -164,8 +216,7 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
     df = pl.DataFrame([df.get_column(FILE), df.get_column(ROW), *typed_cols])
 
     if dataset == "work_items":
-        low = pl.col("type").str.to_lowercase()
-        mapped = low.replace_strict(config.types, default=None, return_dtype=pl.String)
+        mapped = _map_distinct(df.get_column("type"), lambda low: low.replace_strict(config.types, default=None, return_dtype=pl.String))
         bad = df.select((pl.col("type").is_not_null() & mapped.is_null()).alias("m")).to_series()
         if bad.any():
             rows, count = _rows(df, bad)
@@ -178,23 +229,24 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
             return None, errors, warnings
         df = df.with_columns(mapped.alias("type"))
     if dataset == "status_changes":
-        cat = pl.col("status").str.to_lowercase().replace_strict(config.statuses, default=None, return_dtype=pl.String)
-        df = df.with_columns(cat.alias("category"))
-        unmapped = sorted(set(df.filter(pl.col("category").is_null() & pl.col("status").is_not_null()).get_column("status").to_list()))
+        # Mapped once per distinct status (a handful) rather than once per row (millions).
+        counts = df.lazy().group_by("status").agg(pl.len().alias("n")).collect()
+        distinct = counts.get_column("status")
+        cats = distinct.str.to_lowercase().replace_strict(config.statuses, default=None, return_dtype=pl.String)
+        df = df.with_columns(_replace_distinct(pl.col("status"), distinct, cats).alias("category"))
+        unmapped = sorted(set(distinct.filter(cats.is_null() & distinct.is_not_null()).to_list()))
+        per_category: dict[str, int] = {}
+        for cat, n in zip(cats.fill_null("(none)").to_list(), counts.get_column("n").to_list()):
+            per_category[cat] = per_category.get(cat, 0) + n
+        summary_rows = df.height
         if unmapped:
             report.unmapped["status"] = unmapped
             warnings.append(Problem(f"statuses with no category are ignored for flow time and load: {', '.join(map(show, unmapped[:10]))}", file=raw.origin, column="status", hint="map them under `statuses:` in flowsite.yml (new, waiting, active, done, canceled)"))
     if dataset == "deployments":
         if "environment" in df.columns:
-            df = df.with_columns(pl.col("environment").str.to_lowercase())
+            df = df.with_columns(_map_distinct(df.get_column("environment"), lambda low: low))
         if "result" in df.columns:
-            r = pl.col("result").str.to_lowercase()
-            df = df.with_columns(
-                pl.when(r.is_in(["success", "succeeded", "successful", "ok", "passed", "done", "deployed"])).then(pl.lit("success"))
-                .when(r.is_in(["failure", "failed", "error", "errored", "fail", "crashed"])).then(pl.lit("failure"))
-                .when(r.is_null()).then(pl.lit("success"))
-                .otherwise(r).alias("result")
-            )
+            df = df.with_columns(_map_distinct(df.get_column("result"), _result_category).fill_null("success"))
 
     # Data-quality drops: counted with their reason, never silent.
     def drop(mask_expr: pl.Expr, reason: str) -> None:
@@ -209,21 +261,26 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
             df = df.filter(~mask)
 
     for c in spec.required:
-        drop(pl.col(c).is_null(), f"missing {c}")
+        if df.get_column(c).null_count():
+            drop(pl.col(c).is_null(), f"missing {c}")
     pairs = {"work_items": [("completed_at", "created_at"), ("canceled_at", "created_at")], "incidents": [("resolved_at", "created_at")], "changes": [("merged_at", "first_commit_at")]}
     for later, earlier in pairs.get(dataset, []):
         if later in df.columns:
             drop(pl.col(later) < pl.col(earlier), f"{later} before {earlier}")
     if "value_stream" in df.columns and config.value_streams:
         known = [v.id for v in config.value_streams]
-        unknown = sorted(set(df.filter(~pl.col("value_stream").is_in(known)).get_column("value_stream").drop_nulls().to_list()))
+        streams = df.get_column("value_stream").drop_nulls().unique()
+        unknown = sorted(set(streams.filter(~streams.is_in(known)).to_list()))
         if unknown:
             report.unmapped["value_stream"] = unknown
-        drop(~pl.col("value_stream").is_in(known), f"value stream not in flowsite.yml ({', '.join(map(show, unknown[:5]))})")
+            drop(~pl.col("value_stream").is_in(known), f"value stream not in flowsite.yml ({', '.join(map(show, unknown[:5]))})")
     # Ids become folder and file names (value-streams/<id>/, badges/kpi.<id>.svg): a "../x" from a data
     # file must never reach a path. Configured ids are checked in flowsite.yml; these come from data.
     for col, what in (("value_stream", "a value stream id"), ("kpi", "a KPI id")):
         if col in df.columns:
+            # Checked on the distinct ids first: the row mask is only needed to name bad rows.
+            if df.get_column(col).drop_nulls().unique().str.contains(f"^{SLUG}$").all():
+                continue
             bad = df.select((pl.col(col).is_not_null() & ~pl.col(col).str.contains(f"^{SLUG}$")).alias("m")).to_series()
             if bad.any():
                 rows, count = _rows(df, bad)
@@ -235,7 +292,7 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
                 return None, errors, warnings
 
     id_col = ID_COLUMNS.get(dataset)
-    if id_col:
+    if id_col and df.get_column(id_col).n_unique() < df.height:
         dup = df.select(pl.col(id_col).is_duplicated().alias("m")).to_series()
         if dup.any():
             rows, count = _rows(df, dup)
@@ -252,4 +309,7 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
         report.last = rng[1].isoformat() if rng[1] else None
     if "value_stream" in df.columns:
         report.value_streams = sorted(df.get_column("value_stream").drop_nulls().unique().to_list())
+    if dataset == "status_changes" and df.height == summary_rows:
+        # No row dropped since the categories were counted: the counts stand for `mapping_summary`.
+        report.mapped = {"category": dict(sorted(per_category.items(), key=lambda kv: (-kv[1], kv[0])))}
     return df.drop(FILE, ROW), errors, warnings
