@@ -6,6 +6,8 @@ writes, into a staging copy of the output folder that replaces it when complete.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from typing import Callable
 
 from . import plugins, vega_bundle
 from .incremental import StreamCache
-from .cache import BuildStore, build_key, out_state
+from .cache import BuildStore, build_key, flush_digests, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges
 from .compare import Comparison, compare
@@ -24,7 +26,7 @@ from .errors import BuildError, Problem, SourceError
 from .metrics import MetricResults, compute_metrics
 from .pages import load_pages
 from .history import History, manifest_bytes, write_archive
-from .publish import check_output_dir, link_tree, read_state, remove_tree, safe_relpath, transaction, write_bytes
+from .publish import check_output_dir, fs_now, lock, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
 from .render import render_root, render_version
 from .scorecard import SiteModel, build_scorecards
 from .sources import Datasets, load_sources
@@ -97,24 +99,99 @@ def _data_dirs(config: Config) -> list[Path]:
     return sorted(dirs)
 
 
-def _unchanged(vdir: Path, files: dict[str, bytes]) -> set[str]:
+def _unchanged(vdir: Path, files: dict[str, bytes], digests: dict[str, str], trusted: dict[str, tuple[int, int, str]]) -> set[str]:
     """Remove from the staged version folder every file the new build does not write identically;
-    return the ones left in place."""
+    return the ones left in place.
+
+    `trusted`: files (by path in the version folder) that the site record says are still exactly
+    what an earlier publish wrote, as (inode, mtime_ns, sha256): those are compared by digest
+    without being read; every other file is compared byte for byte."""
     if vdir.is_symlink() or not vdir.is_dir():
         remove_tree(vdir)
         return set()
-    kept = set()
-    for p in sorted(vdir.rglob("*"), reverse=True):
-        rel = p.relative_to(vdir).as_posix()
-        if p.is_symlink() or p.is_file():
+    kept: set[str] = set()
+
+    def walk(path: str, prefix: str) -> bool:
+        with os.scandir(path) as it:
+            entries = list(it)
+        left = 0
+        for e in entries:
+            rel = prefix + e.name
+            if e.is_dir(follow_symlinks=False):
+                if walk(e.path, rel + "/"):
+                    os.rmdir(e.path)
+                else:
+                    left += 1
+                continue
             data = files.get(rel)
-            if data is not None and not p.is_symlink() and p.stat().st_size == len(data) and p.read_bytes() == data:
+            keep = False
+            if data is not None and not e.is_symlink():
+                st = e.stat(follow_symlinks=False)
+                if st.st_size == len(data):
+                    t = trusted.get(rel)
+                    if t is not None and t[0] == st.st_ino and t[1] == st.st_mtime_ns and rel in digests:
+                        keep = t[2] == digests[rel]
+                    else:
+                        with open(e.path, "rb") as f:
+                            keep = f.read() == data
+            if keep:
                 kept.add(rel)
+                left += 1
             else:
-                p.unlink()
-        elif p.is_dir() and not any(p.iterdir()):
-            p.rmdir()
+                os.unlink(e.path)
+        return left == 0
+
+    walk(os.fspath(vdir), "")
     return kept
+
+
+def _trusted(record: dict | None, now: dict[str, tuple] | None, version: str) -> dict[str, tuple[int, int, str]]:
+    """Files of OUT/<version> whose stat signature is still the one the site record holds, with
+    the sha256 the record knows for them."""
+    if not record or not now:
+        return {}
+    sigs, digests, prefix = record["sigs"], record["digests"], version + "/"
+    out = {}
+    for rel, digest in digests.items():
+        if rel.startswith(prefix):
+            sig = now.get(rel)
+            if sig is not None and len(sig) == 5 and sigs.get(rel) == sig:
+                out[rel[len(prefix):]] = (sig[3], sig[1], digest)
+    return out
+
+
+def _site_sigs(out_dir: Path) -> dict[str, tuple]:
+    """Stat signatures of the published site as of now, with the entries changed since the file
+    system's clock last ticked left out (None): those could still change unseen within the tick."""
+    lp = lock_path(out_dir)
+    t = fs_now(lp)
+    for _ in range(200):  # at most ~0.2 s; a clock tick is a few ms
+        t0 = fs_now(lp)
+        if t0 > t:
+            break
+        time.sleep(0.001)
+    sigs = tree_stat(out_dir)
+    return {rel: (None if len(sig) == 5 and max(sig[1], sig[2]) >= t0 else sig) for rel, sig in sigs.items()}
+
+
+def _up_to_date(config: Config, out_dir: Path, published: dict, got: tuple, timings: dict[str, float], t0: float, progress: Progress) -> BuildResult:
+    """The result of a build whose inputs and published site are exactly those of the last publish."""
+    names, state = got
+    timings["config"] = time.perf_counter() - t0
+    progress("load", "inputs unchanged: reusing the previous build")
+    progress("write", f"site is up to date: {out_dir}")
+    for stage in ("load", "metrics", "render", "write"):
+        timings[stage] = 0.0
+    timings["total"] = time.perf_counter() - t0
+    model, datasets = state["model"], state["datasets"]
+    results = dataclasses.replace(state["results"], drilldown=state["frames"])
+    warnings = list(config.warnings) + list(datasets.warnings)
+    result = BuildResult(out_dir=out_dir, version=published["version"], version_title=published["version_title"], aliases=list(published["aliases"]),
+                         default=published["default"], files=names, model=model, results=results, comparison=published["comparison"],
+                         warnings=warnings, timings=timings)
+    flush_digests()
+    plugins.collect("on_post_build", config=config, result=result)
+    return result
 
 
 def build(project: str | Path = ".", *, out: str | Path | None = None, version: str | None = None, title: str | None = None,
@@ -136,6 +213,21 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     args = {"version": version, "title": title, "aliases": None if aliases is None else list(aliases), "strict": strict, "history_url": history_url,
             "history_archive": None if history_archive is None else str(history_archive), "out": str(out_dir)}
     key = build_key(config, out_dir, args) if store is not None else None
+    # What the last publish into out_dir left there: when this build would publish the same thing
+    # (same key) and every file is still as it was left, there is nothing to do.
+    record = store.site_record(out_dir) if store is not None else None
+    site_now = None
+    if record is not None:
+        if key is not None and record.get("key") == key and history_archive is None and isinstance(record.get("result"), dict) \
+                and None not in record["sigs"].values():
+            with lock(out_dir):  # never look at a site another build is swapping
+                site_now = tree_stat(out_dir)
+            if site_now == record["sigs"]:
+                got = store.load_state(key)
+                if got is not None:
+                    return _up_to_date(config, out_dir, record["result"], got, timings, t0, progress)
+        else:
+            site_now = tree_stat(out_dir)
     site_before = out_state(out_dir) if key is not None else ""
     hit = store.load(key, site_before) if key is not None else None
     if hit is None:
@@ -148,6 +240,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     if hit is not None:
         progress("load", "inputs unchanged: reusing the previous build")
         cached_files, state = hit
+        digests = dict(state.pop("digests", {}))
         datasets, model = state["datasets"], state["model"]
         results = dataclasses.replace(state["results"], drilldown=state["frames"])
     else:
@@ -210,32 +303,41 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
         files.update(data_files(model, results, version, version_title))
         files.update(version_badges(model))
-        files["manifest.json"] = manifest_bytes(files, version)  # lets a later CI run restore this version from the published site
+        digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+        files["manifest.json"] = manifest_bytes(files, version, digests)  # lets a later CI run restore this version from the published site
+        digests["manifest.json"] = hashlib.sha256(files["manifest.json"]).hexdigest()
     timings["render"] = time.perf_counter() - t
 
     t = time.perf_counter()
     progress("write", f"writing {len(files)} files to {out_dir}")
     for rel in files:
         safe_relpath(rel)  # names made from data must never leave the version folder
-    with transaction(out_dir, expect=seen) as staging:
+    published: dict = {}
+
+    def record_site() -> None:
+        if store is not None:
+            store.save_site_record(out_dir, {"key": key, "sigs": _site_sigs(out_dir), "digests": {f"{version}/{rel}": d for rel, d in digests.items()},
+                                             "result": published})
+
+    with transaction(out_dir, expect=seen, after=record_site) as staging:
         vdir = staging / version
         # A rebuild keeps the files whose bytes did not change (hard links shared with the published
         # site, never written into) and writes only the others.
-        kept = _unchanged(vdir, files)
+        kept = _unchanged(vdir, files, digests, _trusted(record, site_now, version))
         history.apply(staging, versions, skip=version)
         for rel, data in sorted(files.items()):
             if rel not in kept:
                 write_bytes(vdir / rel, data)
         versions.add(version, version_title, list(aliases), update_aliases=True)
         for a in aliases:
-            remove_tree(staging / a)
-            link_tree(vdir, staging / a)
+            sync_links(vdir, staging / a)
         # Aliases that moved away from a folder leave no stale copy behind.
         default = _default_alias_target(out_dir, versions) or history.default(versions) or ("latest" if "latest" in versions.all_names() else versions.newest().version)
         sitemap = [f"{v.version}/{rel}".removesuffix("index.html") for v in versions.sorted().items for rel in ([p for p in sorted(files) if p.endswith(".html")] if v.version == version else ["index.html"])]
         root_files = render_root(config, theme, default, versions.dumps(), sitemap)
         for rel, data in root_files.items():
             write_bytes(staging / rel, data)
+        published.update(version=version, version_title=version_title, aliases=list(aliases), default=default, comparison=comparison)
     history.close()
     if history_archive:
         write_archive(out_dir, history_archive)
@@ -243,7 +345,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         streams.save(files)
     if key is not None and hit is None:
         state = {"datasets": dataclasses.replace(datasets, frames={}), "model": model, "results": dataclasses.replace(results, drilldown={}), "theme": theme}
-        store.save(key, files, state, results.drilldown, [site_before, out_state(out_dir)])
+        store.save(key, files, state, results.drilldown, [site_before, out_state(out_dir)], digests)
+    flush_digests()
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     warnings = list(config.warnings) + list(datasets.warnings)

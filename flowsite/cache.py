@@ -8,7 +8,12 @@ Two levels, both keyed by content hashes (never by timestamps), so a stale entry
   per process), overlapping with the page rendering.
 - builds: every file of a version folder, keyed by the bytes of every input file, flowsite.yml,
   the theme, the pages, the versions already published and flowsite's version. A rebuild with
-  nothing changed skips loading, metrics and rendering and only publishes again.
+  nothing changed skips loading, metrics and rendering and only publishes again; when the
+  published site is still exactly what that build left (the stat signature of every entry, kept
+  per output folder in sites/), it does not publish at all.
+
+File digests are remembered by stat signature (digests.json, like git's index), so unchanged
+inputs are not read again; a file changed since shows a new ctime, which no user call can set back.
 
 The cache lives in FLOWSITE_CACHE_DIR, else XDG_CACHE_HOME/flowsite, else ~/.cache/flowsite;
 FLOWSITE_CACHE_DIR=off turns it off. An unwritable cache costs only the time it would have saved.
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -275,12 +281,88 @@ BUILTIN_PLUGINS = {"flowsite.presets", "flowsite.metrics.catalogue", "flowsite.m
 KEEP_BUILDS = 6  # newest build entries kept; older ones and blobs only they used are pruned
 
 
-def _file_digest(path: Path) -> str:
+class _DigestMemo:
+    """sha256 of input files by stat signature (path, size, mtime_ns, ctime_ns, inode), like git's
+    index: an unchanged file is not read again. Kept in the cache folder as digests.json; a missing
+    or damaged memo only costs the reads it would have saved.
+
+    Only files whose mtime and ctime are older than RACY_NS when hashed are remembered: a change
+    after the stat then always shows in ctime (which no user call can set back), however coarse
+    the file system's clock is.
+    """
+
+    RACY_NS = 2_000_000_000
+    MAX = 200_000
+
+    def __init__(self):
+        self.entries: dict[str, list] | None = None
+        self.root: Path | None = None
+        self.dirty = False
+
+    def _load(self) -> dict[str, list]:
+        root = cache_dir()
+        if self.entries is None or self.root != root:
+            self.entries, self.root, self.dirty = {}, root, False
+            raw = _read(root / "digests.json") if root is not None else None
+            if raw:
+                try:
+                    doc = json.loads(raw)
+                    if doc.get("v") == 1 and isinstance(doc.get("entries"), dict):
+                        self.entries = {k: v for k, v in doc["entries"].items() if isinstance(v, list) and len(v) == 5}
+                except (ValueError, AttributeError):
+                    self.entries = {}
+        return self.entries
+
+    def digest(self, path: Path) -> str:
+        if cache_dir() is None:
+            return _hash_file(path)
+        entries = self._load()
+        key = os.fspath(path)
+        now = time.time_ns()
+        st = os.stat(key)
+        sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        old = entries.get(key)
+        if old is not None and old[:4] == sig and isinstance(old[4], str):
+            return old[4]
+        digest = _hash_file(path)
+        if max(st.st_mtime_ns, st.st_ctime_ns) < now - self.RACY_NS:
+            entries[key] = sig + [digest]
+            self.dirty = True
+        elif old is not None:
+            del entries[key]
+            self.dirty = True
+        return digest
+
+    def flush(self) -> None:
+        root = cache_dir()
+        if not self.dirty or root is None or self.entries is None or root != self.root:
+            return
+        entries = self.entries
+        if len(entries) > self.MAX:
+            entries = dict(list(entries.items())[-self.MAX:])
+        _atomic_write(root / "digests.json", json.dumps({"v": 1, "entries": entries}, separators=(",", ":")).encode("utf-8"))
+        self.dirty = False
+
+
+_memo = _DigestMemo()
+
+
+def _hash_file(path: Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    """sha256 of a file, read only when its stat signature differs from the memo's."""
+    return _memo.digest(path)
+
+
+def flush_digests() -> None:
+    """Write the digest memo back to the cache folder (when it learnt anything)."""
+    _memo.flush()
 
 
 def _project_files(root: Path, skip: list[Path]) -> list[Path]:
@@ -328,6 +410,7 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
     for p in sorted(files):
         parts.append(f"{p}\0{_file_digest(p) if p.is_file() else '-'}")
     parts.append(code_digest())
+    flush_digests()
     return _digest(*parts)
 
 
@@ -358,6 +441,33 @@ class BuildStore:
     def __init__(self):
         self.root = cache_dir()
 
+    def _entry_state(self, entry: Path) -> tuple[dict, Any] | None:
+        raw = _read(entry / "index.json")
+        state = _read(entry / "state.pickle")
+        if raw is None or state is None:
+            return None
+        try:
+            index = json.loads(raw)
+            obj = pickle.loads(state)
+            import polars as pl
+
+            obj["frames"] = {name: pl.read_ipc(entry / f"{name}.arrow") for name in index.get("frames", [])}
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss, never a failed build
+            return None
+        return index, obj
+
+    def load_state(self, key: str) -> tuple[list[str], Any] | None:
+        """The state of the entry for `key` and the names of its files, without reading the files
+        (for a site that is already exactly what this build published)."""
+        if self.root is None:
+            return None
+        got = self._entry_state(self.root / "builds" / key)
+        if got is None or not isinstance(got[0].get("files"), dict):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(self.root / "builds" / key)
+        return sorted(got[0]["files"]), got[1]
+
     def load(self, key: str, site_state: str) -> tuple[dict[str, bytes], Any] | None:
         """The entry for `key` if the published site is as that build found or left it (a rebuild
         of the same version over its own output publishes the same files)."""
@@ -365,37 +475,34 @@ class BuildStore:
             return None
         entry = self.root / "builds" / key
         raw = _read(entry / "index.json")
-        state = _read(entry / "state.pickle")
-        if raw is None or state is None:
-            return None
         try:
-            index = json.loads(raw)
-            if site_state not in index.get("site_states", []):
+            if raw is None or site_state not in json.loads(raw).get("site_states", []):
                 return None
-            obj = pickle.loads(state)
-            import polars as pl
-
-            frames = {name: pl.read_ipc(entry / f"{name}.arrow") for name in index.get("frames", [])}
-        except Exception:  # noqa: BLE001 - a damaged entry is a miss, never a failed build
+        except (ValueError, AttributeError):
             return None
+        got = self._entry_state(entry)
+        if got is None:
+            return None
+        index, obj = got
         files: dict[str, bytes] = {}
         for rel, digest in index["files"].items():
             data = _read(self.root / "blobs" / digest[:2] / digest)
             if data is None or hashlib.sha256(data).hexdigest() != digest:
                 return None
             files[rel] = data
-        obj["frames"] = frames
-        os.utime(entry)
+        with contextlib.suppress(OSError):
+            os.utime(entry)
+        obj["digests"] = dict(index["files"])
         return files, obj
 
-    def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str]) -> None:
+    def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str], digests: dict[str, str] | None = None) -> None:
         if self.root is None:
             return
         entry = self.root / "builds" / key
         try:
             index = {}
             for rel, data in sorted(files.items()):
-                digest = hashlib.sha256(data).hexdigest()
+                digest = (digests or {}).get(rel) or hashlib.sha256(data).hexdigest()
                 index[rel] = digest
                 blob = self.root / "blobs" / digest[:2] / digest
                 if not blob.exists():
@@ -411,6 +518,41 @@ class BuildStore:
             self._prune()
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return
+
+    # What a build left in an output folder: the stat signature of every entry of the published
+    # site, taken at the end of the publish, and the sha256 of the files it wrote. A later build
+    # with the same key over a site whose signatures all still match has nothing to do; one that
+    # must publish again finds its unchanged files by signature instead of reading them.
+    def _site_path(self, out_dir: Path) -> Path | None:
+        return None if self.root is None else self.root / "sites" / f"{_digest(os.fspath(out_dir))[:32]}.pickle"
+
+    def site_record(self, out_dir: Path) -> dict | None:
+        path = self._site_path(out_dir)
+        raw = _read(path) if path is not None else None
+        if raw is None:
+            return None
+        try:
+            rec = pickle.loads(raw)
+        except Exception:  # noqa: BLE001 - a damaged record is no record
+            return None
+        if not isinstance(rec, dict) or rec.get("v") != 1 or rec.get("out") != os.fspath(out_dir) or not isinstance(rec.get("sigs"), dict) or not isinstance(rec.get("digests"), dict):
+            return None
+        return rec
+
+    def save_site_record(self, out_dir: Path, record: dict) -> None:
+        path = self._site_path(out_dir)
+        if path is None:
+            return
+        try:
+            _atomic_write(path, pickle.dumps(dict(record, v=1, out=os.fspath(out_dir)), protocol=pickle.HIGHEST_PROTOCOL))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return
+
+    def drop_site_record(self, out_dir: Path) -> None:
+        path = self._site_path(out_dir)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def _prune(self) -> None:
         builds = sorted((p for p in (self.root / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)

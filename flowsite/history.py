@@ -44,10 +44,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def manifest_bytes(files: dict[str, bytes], version: str) -> bytes:
-    """OUT/<version>/manifest.json: every file of the version with its size and sha256."""
+def manifest_bytes(files: dict[str, bytes], version: str, digests: dict[str, str] | None = None) -> bytes:
+    """OUT/<version>/manifest.json: every file of the version with its size and sha256 (`digests`:
+    the sha256 of files already hashed)."""
+    digests = digests or {}
     doc = {"metadata": {"schema_version": MANIFEST_SCHEMA, "version": version},
-           "files": [{"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(files.items()) if rel != MANIFEST]}
+           "files": [{"path": rel, "sha256": digests.get(rel) or hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(files.items()) if rel != MANIFEST]}
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 

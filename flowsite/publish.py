@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from .errors import BuildError, Problem
 
@@ -72,15 +72,94 @@ def write_text(path: Path, text: str) -> None:
 
 def link_tree(src: Path, dst: Path) -> None:
     """Copy a tree as hard links (falls back to copies across file systems)."""
-    for root, dirs, files in os.walk(src):
-        rel = Path(root).relative_to(src)
-        (dst / rel).mkdir(parents=True, exist_ok=True)
-        for f in files:
-            s, d = Path(root) / f, dst / rel / f
+    _link_dir(os.fspath(src), os.fspath(dst))
+
+
+def _link_dir(src: str, dst: str) -> None:
+    with contextlib.suppress(FileExistsError):
+        os.makedirs(dst)
+    with os.scandir(src) as it:
+        entries = list(it)
+    for e in entries:
+        d = dst + "/" + e.name
+        if e.is_dir(follow_symlinks=False):
+            _link_dir(e.path, d)
+            continue
+        try:
+            os.link(e.path, d, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(e.path, d, follow_symlinks=False)
+
+
+def sync_links(src: Path, dst: Path) -> None:
+    """Make DST a hard-linked copy of SRC, keeping the entries of DST that already are links to
+    the same files (an alias folder that follows its version) and replacing only the others."""
+    if dst.is_symlink() or not dst.is_dir():
+        remove_tree(dst)
+        link_tree(src, dst)
+        return
+    _sync_dir(os.fspath(src), os.fspath(dst))
+
+
+def _sync_dir(src: str, dst: str) -> None:
+    with os.scandir(src) as it:
+        want = {e.name: e for e in it}
+    with os.scandir(dst) as it:
+        have = list(it)
+    for e in have:
+        w = want.get(e.name)
+        if w is not None and e.is_dir(follow_symlinks=False) and w.is_dir(follow_symlinks=False):
+            _sync_dir(w.path, e.path)
+            del want[e.name]
+        elif w is not None and not w.is_dir(follow_symlinks=False) and not e.is_dir(follow_symlinks=False) and e.inode() == w.inode() \
+                and e.stat(follow_symlinks=False).st_dev == w.stat(follow_symlinks=False).st_dev:
+            del want[e.name]  # already a link to the same file
+        else:
+            remove_tree(Path(e.path))
+    for name, w in want.items():
+        d = dst + "/" + name
+        if w.is_dir(follow_symlinks=False):
+            _link_dir(w.path, d)
+        else:
             try:
-                os.link(s, d)
+                os.link(w.path, d, follow_symlinks=False)
             except OSError:
-                shutil.copy2(s, d)
+                shutil.copy2(w.path, d, follow_symlinks=False)
+
+
+Signature = tuple
+
+
+def tree_stat(root: Path) -> dict[str, Signature]:
+    """The stat signature of every entry under ROOT, by relative path: (size, mtime_ns, ctime_ns,
+    inode, mode) for files and links, ("dir",) for folders. Content changes show in mtime and
+    ctime (ctime cannot be set back), replaced files in the inode, added and removed ones in the keys."""
+    out: dict[str, Signature] = {}
+
+    def walk(path: str, prefix: str) -> None:
+        with os.scandir(path) as it:
+            for e in it:
+                rel = prefix + e.name
+                if e.is_dir(follow_symlinks=False):
+                    out[rel] = ("dir",)
+                    walk(e.path, rel + "/")
+                else:
+                    st = e.stat(follow_symlinks=False)
+                    out[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+
+    if root.is_dir() and not root.is_symlink():
+        walk(os.fspath(root), "")
+    return out
+
+
+def fs_now(path: Path) -> int:
+    """The file system's clock (the one it stamps files with) in ns, read by touching PATH."""
+    os.utime(path)
+    return os.stat(path).st_mtime_ns
+
+
+def lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.flowsite.lock"
 
 
 def remove_tree(path: Path) -> None:
@@ -154,7 +233,7 @@ def lock(out: Path, wait_seconds: float | None = None) -> Iterator[None]:
         except ValueError:
             raise BuildError(problems=[Problem(f"expected a number of seconds, got {os.environ['FLOWSITE_LOCK_WAIT']!r}", key="FLOWSITE_LOCK_WAIT")]) from None
     waited = False
-    path = out.parent / f".{out.name}.flowsite.lock"
+    path = lock_path(out)
     try:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     except OSError as exc:
@@ -195,11 +274,14 @@ def read_state(out: Path, *names: str) -> dict[str, bytes | None]:
 
 
 @contextlib.contextmanager
-def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping[str, bytes | None] | None = None) -> Iterator[Path]:
+def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping[str, bytes | None] | None = None,
+                after: Callable[[], None] | None = None) -> Iterator[Path]:
     """Yield a staging folder holding a copy of OUT; on success it becomes OUT atomically.
 
     `expect`: files of OUT as the caller read them before the lock; if another build changed any
     of them meanwhile, fail rather than publish a site built from a stale view.
+    `after`: called once the new site is in place, still holding the lock (to record what was
+    published); its errors are ignored, the site is already published.
     """
     out = out.resolve()
     with lock(out, wait_seconds):
@@ -238,3 +320,6 @@ def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping
             if isinstance(exc, OSError):
                 raise BuildError(problems=[Problem(f"cannot write the output folder: {exc.strerror or exc}", file=str(exc.filename or out))]) from None
             raise
+        if after is not None:
+            with contextlib.suppress(Exception):
+                after()

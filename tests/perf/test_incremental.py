@@ -80,9 +80,11 @@ def test_a_damaged_cache_entry_is_a_miss_not_a_failure(sample_project: Path, tmp
         blob.write_bytes(b"damaged")
     for svg in list((cache_dir / "svg").rglob("*.svgz"))[:3]:
         svg.write_bytes(b"not zlib")
-    stages = _build(sample_project, site)
+    # A fresh output folder: the cached build would be published again, from the damaged blobs.
+    fresh = tmp_path / "fresh"
+    stages = _build(sample_project, fresh)
     assert not any("reusing" in s for s in stages)
-    assert tree_digest(site) == cold
+    assert tree_digest(fresh) == cold
 
 
 def test_worker_processes_render_the_same_svgs_as_the_build_process(tmp_path: Path, monkeypatch):
