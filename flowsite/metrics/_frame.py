@@ -12,7 +12,7 @@ def empty_figures() -> pl.DataFrame:
     return pl.DataFrame(schema=FIGURE_SCHEMA)
 
 
-def summarise(df: pl.DataFrame, ts_col: str, periods: list[Period], period: str, timezone: str, aggs: list[tuple[str, pl.Expr, pl.Expr]]) -> pl.DataFrame:
+def summarise(df: pl.DataFrame | pl.LazyFrame, ts_col: str, periods: list[Period], period: str, timezone: str, aggs: list[tuple[str, pl.Expr, pl.Expr]]) -> pl.DataFrame:
     """Aggregate rows per (value stream, period) and over the whole window, in one pass each.
 
     `aggs` is a list of (metric id, value expression, n expression). Rows are grouped by the index
@@ -22,7 +22,7 @@ def summarise(df: pl.DataFrame, ts_col: str, periods: list[Period], period: str,
     exprs = []
     for metric, value, n in aggs:
         exprs += [value.cast(pl.Float64).alias(f"v::{metric}"), n.cast(pl.Int64).alias(f"n::{metric}")]
-    rows = df.lazy().filter(in_window(ts_col, periods))
+    rows = df.lazy().filter(in_window(ts_col, periods))  # a LazyFrame too: only the columns read are computed
     per = group_by_period(rows, ts_col, periods, period, timezone, exprs)
     whole = rows.group_by("value_stream").agg(exprs).with_columns(pl.lit(WINDOW).alias("period"))
     per, whole = pl.collect_all([per, whole])

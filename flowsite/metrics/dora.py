@@ -124,7 +124,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     if changes is not None:
         lt = change_lead_times(changes, prod)
         excluded["lead_time"] = counts_by(lt, "excluded")
-        ok = lt.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
+        ok = lt.lazy().filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
         parts.append(summarise(ok, "deployed_at", periods, period, timezone, [("lead_time", median_expr("lead_hours"), pl.len())]))
         drill["changes"] = sort_by_stream(lt.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").round(1), "excluded"), "deployed_at", nulls_last=True)
 
@@ -139,7 +139,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
         )
         excluded["recovery_time"] = {"unresolved": count(rec.filter(pl.col("recovery_hours").is_null())), "not caused by a deployment": count(inc_linked) - count(rec)}
         if "resolved_at" in rec.columns:
-            parts.append(summarise(rec.filter(pl.col("recovery_hours").is_not_null()), "resolved_at", periods, period, timezone, [("recovery_time", median_expr("recovery_hours"), pl.len())]))
+            parts.append(summarise(rec.lazy().filter(pl.col("recovery_hours").is_not_null()), "resolved_at", periods, period, timezone, [("recovery_time", median_expr("recovery_hours"), pl.len())]))
         drill["incidents"] = sort_by_stream(inc_linked.join(rec.select("id", "recovery_hours"), on="id", how="left").select(
             "id", "value_stream", "created_at", *(["resolved_at"] if "resolved_at" in inc_linked.columns else []), "deployment_id", (pl.col("recovery_hours") * 60).round(1).alias("recovery_minutes")
         ), "created_at")

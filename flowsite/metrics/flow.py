@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 import polars as pl
@@ -57,29 +58,38 @@ def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None,
     has_final, has_start = final_at != _MAX, sc_start != _MAX
     final = np.where(has_final, final, _NONE)  # no final run found: the item falls back to its fields
     is_done, is_canceled = final == _DONE, final == _CANCELED
-    # Time in each category between start and done (completed items only): each change lasts until
-    # the next change of its item, the last one until done.
-    item_done = np.repeat(np.where(is_done, final_at, 0), sizes)
-    inside = np.flatnonzero(np.repeat(is_done & has_start, sizes) & (at >= np.repeat(sc_start, sizes)) & (at < item_done))
-    nxt = np.empty_like(at)
-    nxt[:-1] = at[1:]
-    nxt = np.where(last, item_done, nxt)
-    spans = (
-        pl.DataFrame({"_run": np.repeat(np.arange(len(starts), dtype=np.uint32), sizes)[inside], "_us": (np.minimum(nxt, item_done)[inside] - at[inside]), "_cat": cat[inside]})
-        .with_columns((pl.col("_us") / DAY).alias("_d"), pl.col("_run").set_sorted())  # polars' division and sums, as before
-        .group_by("_run", maintain_order=True)
-        .agg(
-            pl.col("_d").filter(pl.col("_cat") == _ACTIVE).sum().alias("active_days"),
-            pl.col("_d").filter(pl.col("_cat").is_in([_WAITING, _NEW])).sum().alias("wait_days"),
+    # Time in each category between start and done (completed items only): each change inside
+    # [start, done) lasts until the next change of its item, the last one until done.
+    done_rep = np.repeat(np.where(is_done & has_start, final_at, _MIN), sizes)
+    inside = np.flatnonzero((at < done_rep) & (at >= np.repeat(sc_start, sizes)))
+    in_done = done_rep[inside]
+    nxt = at[np.minimum(inside + 1, len(at) - 1)]
+    us, in_cat = np.minimum(np.where(last[inside], in_done, nxt), in_done) - at[inside], cat[inside]
+    item = row[starts].astype(np.intp)
+    run_item = row[inside].astype(np.intp)
+    if _group_sums_are_kahan():
+        # The same sums as polars' group-by below, item by item in time order, without the group-by.
+        days = pl.DataFrame({"_us": us}).select(pl.col("_us") / DAY).to_series().to_numpy()  # polars' division, as before
+        has_span = np.zeros(n, dtype=bool)
+        has_span[run_item] = True
+        active = _kahan_sums(run_item, days, in_cat == _ACTIVE, n)
+        wait = _kahan_sums(run_item, days, (in_cat == _WAITING) | (in_cat == _NEW), n)
+    else:
+        spans = (
+            pl.DataFrame({"_item": run_item.astype(np.uint32), "_us": us, "_cat": in_cat})
+            .with_columns((pl.col("_us") / DAY).alias("_d"))
+            .group_by("_item", maintain_order=True)
+            .agg(
+                pl.col("_d").filter(pl.col("_cat") == _ACTIVE).sum().alias("active_days"),
+                pl.col("_d").filter(pl.col("_cat").is_in([_WAITING, _NEW])).sum().alias("wait_days"),
+            )
         )
-    )
+        span_item = spans.get_column("_item").to_numpy()
+        active, wait, has_span = _scatter(n, span_item, spans.get_column("active_days").to_numpy()), _scatter(n, span_item, spans.get_column("wait_days").to_numpy()), _scatter(n, span_item, True)
     # Onto the items: arrays indexed by the item's row (as they are when every item has a history,
     # listed in the items' order).
-    item = row[starts].astype(np.intp)
-    span_item = item[spans.get_column("_run").to_numpy()]
     if len(item) == n and np.array_equal(item, np.arange(n)):
         item = slice(None)
-    active, wait, has_span = _scatter(n, span_item, spans.get_column("active_days").to_numpy()), _scatter(n, span_item, spans.get_column("wait_days").to_numpy()), _scatter(n, span_item, True)
     final_at, sc_start = _scatter(n, item, final_at), _scatter(n, item, sc_start)
     is_done, is_canceled, has_start = _scatter(n, item, is_done), _scatter(n, item, is_canceled), _scatter(n, item, has_start)
     final = _scatter(n, item, final, _NONE)
@@ -125,38 +135,82 @@ def status_history(work_items: pl.DataFrame, status_changes: pl.DataFrame) -> pl
         ids = work_items.lazy().select(pl.col("id").alias("item_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
         h = changes.lazy().filter(usable).join(ids, on="item_id", how="inner", maintain_order="left").select("row", "at", "cat").collect()
     else:
-        h = changes.select(pl.lit(pl.Series("row", rows)), "at", "cat").filter(usable & (pl.col("row") >= 0)).with_columns(pl.col("row").cast(pl.UInt32))
+        rows, aligned = rows
+        h = changes.select(pl.lit(pl.Series("row", rows)), "at", "cat")
+        if not aligned or h.get_column("at").null_count() or h.get_column("cat").null_count():
+            h = h.filter(usable & (pl.col("row") >= 0))
+        h = h.with_columns(pl.col("row").cast(pl.UInt32))
     row, at = h.get_column("row").to_numpy(), h.get_column("at").to_numpy()
-    same = row[1:] == row[:-1]
-    ordered = bool(np.all(row[1:] >= row[:-1]) and np.all(at[1:][same] >= at[:-1][same]))
+    back = at[1:] < at[:-1]  # a change earlier than the one before it, of the same item: not in order
+    back &= row[1:] == row[:-1]
+    ordered = not back.any() and bool(np.all(row[1:] >= row[:-1]))
     return h if ordered else h.sort("row", "at")
 
 
-def _item_rows(item_ids: pl.Series, ids: pl.Series) -> np.ndarray | None:
-    """The row in work_items of each change's item (-1: not an item), as the inner join on the id
-    text would match them; None when the ids (or their 64-bit hashes) are not unique.
+def _item_rows(item_ids: pl.Series, ids: pl.Series) -> tuple[np.ndarray, bool] | None:
+    """(the row in work_items of each change's item (-1: not an item), as the inner join on the id
+    text would match them; whether every change has an item and the rows never go down), or None
+    when the ids (or their 64-bit hashes) are not unique.
 
     Consecutive changes of one item are matched once, by the hash of the id, and every match is
-    checked against the id text: the same pairs as the join, at a fraction of its cost.
+    checked against the id text: the same pairs as the join, at a fraction of its cost. When the
+    runs list exactly the items, in the items' order (an export of each item's history in turn),
+    the text comparison alone is the match.
     """
     if item_ids.dtype != ids.dtype:
         return None
     if len(item_ids) == 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), True
     item_hash = ids.hash()
     if item_hash.n_unique() != len(ids):
         return None
-    new_run = (item_ids != item_ids.shift(1)).fill_null(True)
-    new_run[0] = True
-    starts = new_run.arg_true()
-    run_ids = item_ids.gather(starts)
+    runs = item_ids.rechunk().rle()  # (len, value) per run of one item's changes; nulls make runs too
+    run_ids, sizes = runs.struct.field("value"), runs.struct.field("len").to_numpy()
+    if len(run_ids) == len(ids) and bool((run_ids == ids).fill_null(False).all()):
+        return np.repeat(np.arange(len(ids), dtype=np.int64), sizes), True
     runs = pl.DataFrame({"h": run_ids.hash(), "run": pl.int_range(len(run_ids), dtype=pl.UInt32, eager=True)}).join(
         pl.DataFrame({"h": item_hash, "row": pl.int_range(len(ids), dtype=pl.UInt32, eager=True)}), on="h", how="inner")
     same = (run_ids.gather(runs.get_column("run")) == ids.gather(runs.get_column("row"))).fill_null(False)
     runs = runs.filter(same)
     run_row = np.full(len(run_ids), -1, dtype=np.int64)
     run_row[runs.get_column("run").to_numpy()] = runs.get_column("row").to_numpy()
-    return np.repeat(run_row, np.diff(np.append(starts.to_numpy(), len(item_ids))))
+    return np.repeat(run_row, sizes), False
+
+
+@functools.cache
+def _group_sums_are_kahan() -> bool:
+    """Whether this polars sums the floats of each group as _kahan_sums does (checked on values
+    where plain, pairwise and compensated sums all differ)."""
+    values = [0.1, 1e16, 0.3, -1e16, 0.7, 3.0, 1e-3, 2.5e15]
+    got = pl.DataFrame({"g": [0] * len(values), "d": values}).group_by("g").agg(pl.col("d").filter(pl.col("d") != 0).sum()).item(0, "d")
+    expected = _kahan_sums(np.zeros(len(values), dtype=np.intp), np.array(values), np.ones(len(values), dtype=bool), 1)[0]
+    return got == expected
+
+
+def _kahan_sums(group: np.ndarray, values: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Per group (0..n-1, `group` non-decreasing), the compensated (Kahan) sum of the kept values in
+    their order: polars' group-by sum, bit for bit. A pass per position in the group (the groups'
+    first values, then the second values of the groups that have one, and so on), each a few
+    vector operations over the groups still going."""
+    group, values = group[keep], values[keep]
+    total = np.zeros(n)
+    if not len(group):
+        return total
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    size = np.diff(np.append(first, len(group)))
+    s = 0.0 + values[first]  # the first step of the sum: compensation 0, total 0.0 + value
+    c = np.zeros(len(first))
+    going, k = np.flatnonzero(size > 1), 1
+    while len(going):
+        x, cg, sg = values[first[going] + k], c[going], s[going]
+        y = x - cg
+        t = sg + y
+        c[going] = (t - sg) - y
+        s[going] = t
+        k += 1
+        going = going[size[going] > k]
+    total[group[first]] = s
+    return total
 
 
 def _run_edges(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +339,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     history = status_history(items, sc) if sc is not None and sc.height else None
     tl = item_timeline(items, sc, history=history)
     tl = tl.with_columns(((pl.col("done_at") - pl.col("start")).dt.total_microseconds() / DAY).alias("flow_time_days"))
-    done = tl.filter(pl.col("done_at").is_not_null())
+    done = tl.lazy().filter(pl.col("done_at").is_not_null())  # summarise reads only what the figures use
     has_history = sc is not None and sc.height > 0
     aggs = [
         ("flow_velocity", pl.len(), pl.len()),
