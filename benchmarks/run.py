@@ -7,7 +7,7 @@
 For each scale it generates the demo project (`flowsite demo`), then times three builds, each in a
 fresh process: cold (empty cache, empty output), rebuild with nothing changed, and rebuild after one
 value stream's data changed. Per stage (load, metrics, charts, render, write) it prints wall seconds,
-CPU seconds (the build process and its chart workers) and peak RSS (sampled every 20 ms, build
+CPU seconds (the build process and its children) and peak RSS (sampled every 20 ms, build
 process plus workers). Then, in one process on the same loaded data, it times flowsite's metric
 stage against the same metrics written as DuckDB SQL (DevLake / Four Keys style) and in
 straightforward pandas, and checks the three agree. Figures go to benchmarks/out/results.json.
@@ -37,7 +37,7 @@ OUT = HERE / "out"
 STAGES = ("load", "metrics", "charts", "render", "write")
 
 # The child: one build, instrumented. Stage boundaries come from flowsite's progress callback;
-# "charts" is the time spent building chart specs and waiting for their SVGs inside the render stage.
+# "charts" is the time spent building chart specs and drawing their SVGs inside the render stage.
 CHILD = r'''
 import json, os, resource, sys, threading, time
 from pathlib import Path
@@ -70,7 +70,7 @@ def sample():
         time.sleep(0.02)
 threading.Thread(target=sample, daemon=True).start()
 
-import flowsite.charts as charts, flowsite.cache as cache
+import flowsite.charts as charts
 charts_time = {"wall": 0.0, "cpu": 0.0}
 def timed(fn):
     def wrapper(*a, **k):
@@ -84,14 +84,15 @@ def timed(fn):
 for name in ("trend_spec", "metric_spec", "flow_time_spec", "cfd_spec", "distribution_spec", "tier_spec", "vsm_spec"):
     if hasattr(charts, name):
         setattr(charts, name, timed(getattr(charts, name)))
-cache.ChartRenderer.svgs = timed(cache.ChartRenderer.svgs)
-counts = {"rendered": 0, "cached": 0}
-_close = cache.ChartRenderer.close
-def close(self):
-    counts["rendered"] += self.rendered; counts["cached"] += self.cached
-    self.rendered = self.cached = 0
-    _close(self)
-cache.ChartRenderer.close = close
+charts.ChartRenderer.svgs = timed(charts.ChartRenderer.svgs)
+counts = {"drawn": 0}
+_svgs = charts.ChartRenderer.svgs
+def svgs(self):
+    out = _svgs(self)
+    counts["drawn"] += self.drawn
+    self.drawn = 0
+    return out
+charts.ChartRenderer.svgs = svgs
 
 marks = []
 def progress(stage, message):
@@ -251,7 +252,7 @@ def report(results: dict) -> None:
             pct = f" ({b['total']['wall'] / r['builds']['cold']['total']['wall']:.0%} of cold)" if kind != "cold" else ""
             t.add_row(f"[bold]{kind.replace('_', ' ')}", "[bold]total", f"[bold]{b['total']['wall']:.2f}{pct}", f"[bold]{b['total']['cpu']:.2f}", f"[bold]{_mb(b['total']['peak_rss'])}", end_section=True)
         console.print(t)
-        console.print(f"  charts: cold {r['builds']['cold']['charts']}, one stream changed {r['builds']['one_stream_changed']['charts']}; "
+        console.print(f"  charts drawn: cold {r['builds']['cold']['charts']['drawn']}, one stream changed {r['builds']['one_stream_changed']['charts']['drawn']}; "
                       f"largest scorecard page {r['largest_scorecard_kb']:.0f} KB; demo generated in {r['generate_s']:.1f} s")
         _report_metrics(console, scale, r, results["repeat"])
     console.print(f"Figures written to {results['json']}")

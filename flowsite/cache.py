@@ -1,11 +1,8 @@
 """The incremental build cache: content-addressed, so a rebuild redoes only what its inputs changed.
 
-Two levels, both keyed by content hashes (never by timestamps), so a stale entry can only be unused:
+Keyed by content hashes (never by timestamps), so a stale entry can only be unused (charts are
+drawn by flowsite itself, in less time than a cache read, so they need no cache):
 
-- charts: the SVG of a Vega-Lite spec that flowsite cannot draw itself (every chart of charts.py
-  draws itself, in less time than a cache read), keyed by the spec's JSON and the vl-convert and
-  flowsite versions. Missing SVGs are rendered in worker processes (vl-convert renders on one core
-  per process), overlapping with the page rendering.
 - builds: every file of a version folder, keyed by the bytes of every input file, flowsite.yml,
   the theme, the pages, the versions already published and flowsite's version. A rebuild with
   nothing changed skips loading, metrics and rendering and only publishes again; when the
@@ -26,21 +23,13 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import __version__
-from .errors import BuildError, Problem
 
-# Below this many charts to render, starting worker processes costs more than it saves.
-POOL_MIN = 64
 
 
 def cache_dir() -> Path | None:
@@ -80,74 +69,8 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-# ---- charts ------------------------------------------------------------------------------------
-def render_svg(spec_json: str) -> str:
-    """A Vega-Lite spec (JSON text) as SVG: the one place flowsite calls vl-convert for a chart, in
-    the build process and in the workers alike (which therefore import nothing else)."""
-    import vl_convert
-
-    spec = json.loads(spec_json)
-    try:
-        return vl_convert.vegalite_to_svg(spec)
-    except ValueError as exc:
-        # vl-convert fails when label truncation cuts an emoji's surrogate pair in half; draw
-        # characters outside the Basic Multilingual Plane as U+FFFD in the static SVG instead.
-        if "text info" not in str(exc):
-            raise
-        return vl_convert.vegalite_to_svg(_bmp_only(spec))
-
-
-def _bmp_only(value):
-    if isinstance(value, str):
-        return "".join(ch if ord(ch) <= 0xFFFF else "\ufffd" for ch in value)
-    if isinstance(value, list):
-        return [_bmp_only(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _bmp_only(v) for k, v in value.items()}
-    return value
-
-
-def _render_batch(spec_jsons: list[str]) -> list[str]:
-    return [render_svg(s) for s in spec_jsons]
-
-
-def _serve() -> None:
-    """Worker process: one JSON list of specs per input line, one JSON list of SVGs per output line."""
-    out = sys.stdout.buffer
-    for line in sys.stdin.buffer:
-        try:
-            reply = {"svgs": _render_batch(json.loads(line))}
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it as a build error
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply).encode("utf-8") + b"\n")
-        out.flush()
-    os._exit(0)  # nothing to clean up; skips interpreter teardown the build would wait for
-
-
-class _Worker:
-    """A `python -c` child rendering SVGs (a plain subprocess: no re-import of the caller's __main__,
-    no fork of a process whose polars and vl-convert threads are running)."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", "from flowsite.cache import _serve; _serve()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-
-    def render(self, specs: list[str]) -> list[str]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(specs).encode("utf-8") + b"\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        reply = json.loads(line) if line else {"error": f"chart worker exited with code {self.proc.wait()}"}
-        if "error" in reply:
-            raise BuildError(problems=[Problem(f"rendering a chart failed: {reply['error']}", hint="run with FLOWSITE_CHART_WORKERS=1 to render in the build process")])
-        return reply["svgs"]
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        self.proc.wait()
-
-
 def _vl_version() -> str:
+    """vl-convert makes the Vega bundle every version folder ships: part of a build's key."""
     try:
         from importlib.metadata import version
 
@@ -155,125 +78,6 @@ def _vl_version() -> str:
     except Exception:  # noqa: BLE001 - any failure just narrows the cache key less
         return "unknown"
 
-
-def chart_workers() -> int:
-    env = os.environ.get("FLOWSITE_CHART_WORKERS", "")
-    if env.strip().isdigit():
-        return max(1, int(env))
-    return min(os.cpu_count() or 1, 8)
-
-
-class ChartRenderer:
-    """Collects specs while pages render, then returns every SVG: drawn, cached, or rendered in parallel.
-
-    `add(spec_json, draw)` returns the key under which `svgs()` later returns the SVG. A spec with
-    a `draw` function (every chart of charts.py) is drawn by it in this process when `svgs()` is
-    called: drawing costs less than reading a cache entry, so nothing is cached. A spec without one
-    goes to vl-convert: from the SVG cache, or rendered as soon as a batch is full, in worker
-    processes fed by one thread each, overlapping with the rest of the build in the main process.
-    """
-
-    def __init__(self, workers: int | None = None, batch: int = 8):
-        self.root = cache_dir()
-        self.workers = workers if workers is not None else chart_workers()
-        self.batch = batch
-        self.svg: dict[str, str] = {}
-        self.pending: dict[str, str] = {}  # key -> spec json, not yet submitted
-        self.submitted: set[str] = set()
-        self.futures: list[tuple[list[str], Future]] = []
-        self.threads: ThreadPoolExecutor | None = None
-        self.procs: list[_Worker] = []
-        self.local = threading.local()
-        self.lock = threading.Lock()
-        self.native: dict[str, Callable[[], str]] = {}  # key -> drawer, not yet drawn
-        self.rendered = 0
-        self.cached = 0
-        self.drawn = 0
-        self._salt = _vl_version() + "\0" + __version__
-
-    def _path(self, key: str) -> Path | None:
-        return self.root / "svg" / key[:2] / f"{key}.svgz" if self.root else None
-
-    def add(self, spec_json: str, draw: Callable[[], str] | None = None) -> str:
-        if draw is not None:
-            key = _digest("native", __version__, spec_json)
-            if key not in self.svg:
-                self.native.setdefault(key, draw)
-            return key
-        key = _digest(self._salt, spec_json)
-        if key in self.svg or key in self.pending or key in self.submitted:
-            return key
-        path = self._path(key)
-        data = _read(path) if path else None
-        if data is not None:
-            try:
-                self.svg[key] = zlib.decompress(data).decode("utf-8")
-                self.cached += 1
-                return key
-            except (zlib.error, UnicodeDecodeError):
-                pass
-        self.pending[key] = spec_json
-        if len(self.pending) >= self.batch and (self.futures or len(self.pending) >= POOL_MIN) and self.workers > 1:
-            self._flush()
-        return key
-
-    def _remote(self, specs: list[str]) -> list[str]:
-        worker = getattr(self.local, "worker", None)
-        if worker is None:
-            worker = self.local.worker = _Worker()
-            with self.lock:
-                self.procs.append(worker)
-        return worker.render(specs)
-
-    def _flush(self) -> None:
-        if not self.pending:
-            return
-        if self.threads is None:
-            self.threads = ThreadPoolExecutor(self.workers, thread_name_prefix="flowsite-charts")
-        keys, specs = list(self.pending), list(self.pending.values())
-        self.pending = {}
-        self.submitted.update(keys)
-        for i in range(0, len(keys), self.batch):
-            self.futures.append((keys[i:i + self.batch], self.threads.submit(self._remote, specs[i:i + self.batch])))
-
-    def svgs(self) -> dict[str, str]:
-        """Every SVG added so far: drawing the native charts, rendering what is missing of the others
-        (in this process when it is little)."""
-        try:
-            pool = bool(self.futures) or (len(self.pending) >= POOL_MIN and self.workers > 1)
-            if pool:
-                self._flush()  # the workers render while the native charts are drawn
-            for key, draw in self.native.items():
-                self.svg[key] = draw()
-                self.drawn += 1
-            self.native = {}
-            if not pool:
-                keys, specs = list(self.pending), list(self.pending.values())
-                self.pending = {}
-                if keys:
-                    self._store(keys, _render_batch(specs))
-            for keys, fut in self.futures:
-                self._store(keys, fut.result())
-            self.futures = []
-        finally:
-            self.close()
-        return self.svg
-
-    def _store(self, keys: list[str], svgs: list[str]) -> None:
-        for key, svg in zip(keys, svgs):
-            self.svg[key] = svg
-            self.rendered += 1
-            path = self._path(key)
-            if path is not None:
-                _atomic_write(path, zlib.compress(svg.encode("utf-8"), 6))
-
-    def close(self) -> None:
-        if self.threads is not None:
-            self.threads.shutdown(wait=True, cancel_futures=True)
-            self.threads = None
-        for w in self.procs:
-            w.close()
-        self.procs = []
 
 
 # ---- whole builds -------------------------------------------------------------------------------

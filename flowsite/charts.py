@@ -2,15 +2,13 @@
 
 Pure functions, model in, spec out. Each spec is a `Spec`: the Vega-Lite dict (embedded beside the
 page as JSON, so the site's own Vega bundle can make the chart interactive) that also knows how to
-draw itself as static inline SVG with `svgchart` from the same rows and options. `to_svg` draws a
-spec, or renders one without a drawer with vl-convert.
+draw itself as static inline SVG with `svgchart` from the same rows and options.
 """
 from __future__ import annotations
 
 import hashlib
 import html
 import json
-from functools import lru_cache
 
 import altair as alt
 import polars as pl
@@ -22,7 +20,7 @@ PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#6
 TIER_COLORS = {"elite": "#047857", "high": "#2563eb", "medium": "#b45309", "low": "#b91c1c"}
 CONFIG = {
     "background": None,
-    # Text is measured at build time (vl-convert) and drawn by the reader's browser: name fonts of the same,
+    # Text is measured at build time (svgchart's glyph widths) and drawn by the reader's browser: name fonts of the same,
     # wide metrics everywhere (Verdana on Windows/macOS, DejaVu Sans on Linux) so labels never overflow.
     "font": "Verdana, 'DejaVu Sans', sans-serif",
     "view": {"stroke": None},
@@ -284,19 +282,33 @@ def vsm_spec(card: Scorecard) -> dict:
     return Spec(spec, svgchart.draw_vsm, rows=rows, steps=steps, parts=parts, colors=colors, width=WIDE, height=height, x_title="hours")
 
 
-@lru_cache(maxsize=4096)
-def _svg(spec_json: str) -> str:
-    from .cache import render_svg
-
-    return render_svg(spec_json)
+def to_svg(spec: Spec) -> str:
+    """A spec's static SVG."""
+    return spec.draw()
 
 
-def to_svg(spec: dict) -> str:
-    """A spec's static SVG: drawn natively when it is a `Spec`, else rendered with vl-convert
-    (identical specs once per process)."""
-    if isinstance(spec, Spec):
-        return spec.draw()
-    return _svg(json.dumps(spec, sort_keys=True, default=str))
+class ChartRenderer:
+    """Collects the charts of a version while its pages render and draws each distinct one once at
+    the end: a page holds a token per chart until then (see render.py `_fill_charts`)."""
+
+    def __init__(self):
+        self.svg: dict[str, str] = {}
+        self.pending: dict[str, Spec] = {}
+        self.drawn = 0
+
+    def add(self, spec_json: str, spec: Spec) -> str:
+        """The key (64 hex digits) under which `svgs()` returns this chart's SVG."""
+        key = hashlib.sha256(spec_json.encode("utf-8")).hexdigest()
+        if key not in self.svg:
+            self.pending.setdefault(key, spec)
+        return key
+
+    def svgs(self) -> dict[str, str]:
+        for key, spec in self.pending.items():
+            self.svg[key] = spec.draw()
+            self.drawn += 1
+        self.pending = {}
+        return self.svg
 
 
 def chart_id(spec: dict) -> str:

@@ -19,7 +19,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemBytecodeCache, FileSyste
 from markupsafe import Markup, escape
 
 from . import __version__, charts, plugins
-from .cache import ChartRenderer, cache_dir
+from .cache import cache_dir
 from .config import Config
 from .errors import BuildError, Problem
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricResults
@@ -104,20 +104,19 @@ class Renderer:
         self.search: list[dict] = []
         self.known_versions = known_versions
         self.names = {c.id: c.name for c in model.scorecards}
-        self.svg = ChartRenderer()
+        self.svg = charts.ChartRenderer()
         self._wi_parts: dict[str, pl.DataFrame] | None = None
         self.reuse = None  # incremental.StreamCache: scorecard pages of unchanged value streams
 
     # ---- helpers -------------------------------------------------------------------------
-    def chart(self, spec: dict, root: str) -> Markup:
+    def chart(self, spec: charts.Spec, root: str) -> Markup:
         cid = charts.chart_id(spec)
         path = f"charts/{cid}.json"
         spec_json = json.dumps(spec, sort_keys=True, default=str)
         if path not in self.files:
             self.files[path] = (spec_json + "\n").encode()
-        # A token now, the SVG once every chart is drawn (a spec of charts.py draws itself; any other
-        # goes to vl-convert, cached or in parallel): see _fill_charts.
-        svg = f"\x00svg:{self.svg.add(spec_json, getattr(spec, 'draw', None))}\x00"
+        # A token now, the SVG once every chart of the version is known (each distinct one drawn once): see _fill_charts.
+        svg = f"\x00svg:{self.svg.add(spec_json, spec)}\x00"
         title = spec.get("title", "")
         desc = spec.get("description", "")
         # The SVG carries the visible title; the caption names it for screen readers and holds the
@@ -321,10 +320,7 @@ def render_version(config: Config, model: SiteModel, results: MetricResults, pag
     `reuse` (an incremental.StreamCache) supplies unchanged scorecard pages."""
     r = Renderer(config, model, results, pages, version, version_title, known_versions)
     r.reuse = reuse
-    try:
-        files = r.run(comparison)
-    finally:
-        r.svg.close()  # a failed render stops the chart workers too
+    files = r.run(comparison)
     for rel, src in r.theme.static_files().items():
         files[f"assets/{rel}"] = src.read_bytes()
     # Loaded only when a reader clicks "Interactive"; a project may ship its own in theme/static/.

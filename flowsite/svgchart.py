@@ -282,7 +282,6 @@ def time_ticks(start: dt.date, stop: dt.date, count: float) -> list[tuple[dt.dat
                 out.append(d)
             d += dt.timedelta(days=7 if unit == "week" else 1)
     else:
-        months = {"month": 1, "quarter": 3, "year": 12 * every}[unit]
         y, m = start.year, start.month
         d = dt.date(y, m, 1)
         while d <= stop:

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowsite import build
-from flowsite import cache as cache_mod
 from flowsite import charts
-from flowsite.cache import ChartRenderer
 from tests.conftest import run_cli, tree_digest
 
 
@@ -25,10 +23,6 @@ def _build(project: Path, out: Path, **kw) -> list[str]:
     stages: list[str] = []
     build(project, out=out, progress=lambda stage, message: stages.append(f"{stage}: {message}"), **kw)
     return stages
-
-
-def _svgs(cache: Path) -> set[str]:
-    return {p.name for p in (cache / "svg").rglob("*.svgz")}
 
 
 def test_rebuild_with_nothing_changed_reuses_the_build_and_is_identical(sample_project: Path, tmp_path: Path, cache_dir: Path):
@@ -59,8 +53,6 @@ def test_one_value_stream_changed_matches_a_cold_build(sample_project: Path, tmp
     r = run_cli("build", sample_project, "--out", cold_site, "--no-cache")
     assert r.exit_code == 0, r.output
     assert incremental == tree_digest(cold_site)
-    # flowsite draws its own charts, faster than reading a cache entry: no chart is cached.
-    assert not _svgs(cache_dir)
 
 
 def test_the_cache_can_be_turned_off(sample_project: Path, tmp_path: Path, monkeypatch):
@@ -78,8 +70,6 @@ def test_a_damaged_cache_entry_is_a_miss_not_a_failure(sample_project: Path, tmp
     blobs = sorted(p for p in (cache_dir / "blobs").rglob("*") if p.is_file())
     for blob in blobs[:3]:
         blob.write_bytes(b"damaged")
-    for svg in list((cache_dir / "svg").rglob("*.svgz"))[:3]:
-        svg.write_bytes(b"not zlib")
     # A fresh output folder: the cached build would be published again, from the damaged blobs.
     fresh = tmp_path / "fresh"
     stages = _build(sample_project, fresh)
@@ -87,29 +77,12 @@ def test_a_damaged_cache_entry_is_a_miss_not_a_failure(sample_project: Path, tmp
     assert tree_digest(fresh) == cold
 
 
-def test_worker_processes_render_the_same_svgs_as_the_build_process(tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("FLOWSITE_CACHE_DIR", "off")
-    monkeypatch.setattr(cache_mod, "POOL_MIN", 2)
-    specs = []
-    for i in range(6):
-        spec = {"data": {"values": [{"x": j, "y": (j * (i + 3)) % 7} for j in range(10)]}, "mark": "bar", "title": f"chart {i}",
-                "encoding": {"x": {"field": "x", "type": "ordinal"}, "y": {"field": "y", "type": "quantitative"}}}
-        specs.append(json.dumps(spec, sort_keys=True))
-    pooled = ChartRenderer(workers=2, batch=2)
-    keys = [pooled.add(s) for s in specs]
-    out = pooled.svgs()
-    assert pooled.rendered == 6 and not pooled.procs
-    assert [out[k] for k in keys] == [charts._svg(s) for s in specs]
-
-
-def test_a_failing_chart_is_a_build_error_naming_it(tmp_path: Path, monkeypatch):
-    from flowsite.errors import BuildError
-
-    monkeypatch.setenv("FLOWSITE_CACHE_DIR", "off")
-    monkeypatch.setattr(cache_mod, "POOL_MIN", 1)
-    r = ChartRenderer(workers=2, batch=1)
-    r.add(json.dumps({"mark": "bar", "encoding": {"x": {"field": "x", "type": "no-such-type"}}, "data": {"values": [{"x": 1}]}}))
-    r.add(json.dumps({"mark": "point", "data": {"values": [{"x": 1}]}, "encoding": {"x": {"field": "x", "type": "quantitative"}}}))
-    with pytest.raises(BuildError, match="rendering a chart failed"):
-        r.svgs()
-    assert not r.procs
+def test_each_distinct_chart_is_drawn_once_per_version():
+    r = charts.ChartRenderer()
+    spec = charts.distribution_spec({"feature": 60.0, "defect": 40.0}, {"feature": 0.7}, "Checkout")
+    same = charts.distribution_spec({"feature": 60.0, "defect": 40.0}, {"feature": 0.7}, "Checkout")
+    other = charts.distribution_spec({"feature": 50.0, "defect": 50.0}, {"feature": 0.7}, "Checkout")
+    keys = [r.add(json.dumps(s, sort_keys=True), s) for s in (spec, same, other)]
+    assert keys[0] == keys[1] != keys[2] and all(len(k) == 64 for k in keys)
+    out = r.svgs()
+    assert r.drawn == 2 and out[keys[0]] == charts.to_svg(spec) and out[keys[0]].startswith("<svg")
