@@ -4,25 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from flowsite import build
 from flowsite import charts
+from tests.perf.conftest import build_stages as _build
 from tests.conftest import run_cli, tree_digest
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("FLOWSITE_CACHE_DIR", str(d))
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
-    return d
-
-
-def _build(project: Path, out: Path, **kw) -> list[str]:
-    stages: list[str] = []
-    build(project, out=out, progress=lambda stage, message: stages.append(f"{stage}: {message}"), **kw)
-    return stages
 
 
 def test_rebuild_with_nothing_changed_reuses_the_build_and_is_identical(sample_project: Path, tmp_path: Path, cache_dir: Path):

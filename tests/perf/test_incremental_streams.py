@@ -15,14 +15,6 @@ PAYMENTS_ITEM = "NW-99999,Story,payments,Late item,2026-09-01T09:00:00Z,2026-09-
 CATALOG_ITEM = "NW-99998,Bug,catalog,Late bug,2026-08-03T09:00:00Z,2026-08-04T15:00:00Z,,1\n"
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("FLOWSITE_CACHE_DIR", str(d))
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
-    return d
-
-
 def _build(project: Path, out: Path, **kw):
     stages: list[str] = []
     result = build(project, out=out, progress=lambda stage, message: stages.append(f"{stage}: {message}"), **kw)

@@ -9,23 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from flowsite import build
 from flowsite import cache as cache_mod
+from tests.perf.conftest import build_stages as _build
 from tests.conftest import tree_digest
-
-
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch) -> Path:
-    d = tmp_path / "cache"
-    monkeypatch.setenv("FLOWSITE_CACHE_DIR", str(d))
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
-    return d
-
-
-def _build(project: Path, out: Path, **kw) -> list[str]:
-    stages: list[str] = []
-    build(project, out=out, progress=lambda stage, message: stages.append(f"{stage}: {message}"), **kw)
-    return stages
 
 
 def _up_to_date(stages: list[str]) -> bool:
