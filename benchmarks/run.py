@@ -2,7 +2,7 @@
 
     python benchmarks/run.py                 # M and L (L takes a few minutes)
     python benchmarks/run.py --scales M      # just M
-    python benchmarks/run.py --metrics-only --work /tmp/bench   # only the metric comparison, reusing projects there
+    python benchmarks/run.py --metrics-only --work bench-work   # only the metric comparison, reusing projects there
 
 For each scale it generates the demo project (`flowsite demo`), then times three builds, each in a
 fresh process: cold (empty cache, empty output), rebuild with nothing changed, and rebuild after one
