@@ -301,7 +301,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
         if streams is not None and streams.reused_pages:
             progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
-        files.update(data_files(model, results, version, version_title))
+        files.update(data_files(model, results, version, version_title, current_doc))
         files.update(version_badges(model))
         digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
         files["manifest.json"] = manifest_bytes(files, version, digests)  # lets a later CI run restore this version from the published site

@@ -30,23 +30,7 @@ def _num(v: float | None) -> float | None:
     return round(float(v), 6)
 
 
-_LAST_DOCUMENT: list = []  # (model, results, version, title, generated_at, document) of the last call
-
-
 def metrics_document(model: SiteModel, results: MetricResults, version: str, version_title: str) -> dict:
-    """The data/metrics.json document. A build asks for it twice (the compare page, then the file):
-    the second call for the same model and results returns the first one's document (read-only)."""
-    stamp = generated_at(model.as_of)
-    if _LAST_DOCUMENT:
-        m, r, v, t, g, doc = _LAST_DOCUMENT
-        if m is model and r is results and r.figures is results.figures and (v, t, g) == (version, version_title, stamp):
-            return doc
-    doc = _metrics_document(model, results, version, version_title)
-    _LAST_DOCUMENT[:] = [model, results, version, version_title, stamp, doc]
-    return doc
-
-
-def _metrics_document(model: SiteModel, results: MetricResults, version: str, version_title: str) -> dict:
     figures = [
         {"value_stream": vs, "metric": m, "period": p, "value": _num(v), "n": int(n or 0)}
         for vs, m, p, v, n in results.figures.sort("value_stream", "metric", "period").iter_rows()
@@ -91,24 +75,11 @@ def dumps_json(doc: dict) -> bytes:
     for key in sorted(doc):
         value = doc[key]
         if isinstance(value, list) and value:
-            body = "[\n  " + ",\n  ".join(_lines(value, one)) + "\n ]"
+            body = "[\n  " + ",\n  ".join(one(v) for v in value) + "\n ]"
         else:
             body = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False).replace("\n", "\n ")
         parts.append(f" {one(key)}: {body}")
     return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
-
-
-def _lines(values: list, one) -> list[str]:
-    """`one(v)` for each element of a list. A list of objects is encoded in one call and split at the
-    objects' boundaries, each `}, {`: when the text holds exactly one per boundary (the pattern cannot
-    overlap itself), no string or nested value holds one and the split is exact."""
-    if len(values) > 1 and all(type(v) is dict for v in values):
-        whole = one(values)[1:-1]
-        if whole.count("}, {") == len(values) - 1:
-            parts = whole.split("}, {")
-            last = len(parts) - 1
-            return [("{" if i else "") + p + ("}" if i < last else "") for i, p in enumerate(parts)]
-    return [one(v) for v in values]
 
 
 def csv_bytes(df: pl.DataFrame) -> bytes:
@@ -118,9 +89,11 @@ def csv_bytes(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str) -> dict[str, bytes]:
-    """Relative path (under the version folder) -> bytes."""
-    files = {"data/metrics.json": dumps_json(metrics_document(model, results, version, version_title))}
+def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str, document: dict | None = None) -> dict[str, bytes]:
+    """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
+    caller has already built it."""
+    document = document if document is not None else metrics_document(model, results, version, version_title)
+    files = {"data/metrics.json": dumps_json(document)}
     files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
     for name, df in sorted(results.drilldown.items()):
         files[f"data/{name}.csv"] = csv_bytes(df)

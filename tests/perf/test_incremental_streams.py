@@ -146,28 +146,6 @@ def test_nothing_changed_but_the_version_reuses_every_stream(sample_project: Pat
     assert result.results.figures.equals(cold.results.figures) and result.results.exclusions == cold.results.exclusions
 
 
-def test_json_lines_split_matches_one_call_per_element():
-    import json
-
-    from flowsite.artifacts import _lines
-
-    def one(v):
-        return json.dumps(v, sort_keys=True, ensure_ascii=False, allow_nan=False)
-
-    for values in ([{"a": 1}, {"b": "}, {"}], [{"a": {"x": [{"q": 1}, {"r": 2}]}}, {"b": 2}], [{"a": None, "z": "é"}, {"b": 1.5}, {}],
-                   [{}, {}], [{"a": 1}], [{"x": {"y": 1}}, {"x": {"y": 2}}], [1, {"a": 1}]):
-        assert _lines(values, one) == [one(v) for v in values]
-
-
-def test_metrics_document_is_reused_for_the_same_model_only(sample_project: Path, tmp_path: Path, cache_dir: Path):
-    from flowsite.artifacts import metrics_document
-
-    result, _ = _build(sample_project, tmp_path / "site")
-    doc = metrics_document(result.model, result.results, "v1", "V1")
-    assert metrics_document(result.model, result.results, "v1", "V1") is doc
-    assert metrics_document(result.model, result.results, "v2", "V1") is not doc
-
-
 def test_merged_blocks_keep_value_stream_order():
     import polars as pl
 
