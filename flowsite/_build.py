@@ -301,7 +301,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
         if streams is not None and streams.reused_pages:
             progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
-        files.update(data_files(model, results, version, version_title, current_doc))
+        files.update(data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None))
         files.update(version_badges(model))
         digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
         files["manifest.json"] = manifest_bytes(files, version, digests)  # lets a later CI run restore this version from the published site
@@ -328,6 +328,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         for rel, data in sorted(files.items()):
             if rel not in kept:
                 write_bytes(vdir / rel, data)
+                if store is not None:
+                    store.adopt(vdir / rel, digests[rel])
         versions.add(version, version_title, list(aliases), update_aliases=True)
         for a in aliases:
             sync_links(vdir, staging / a)
@@ -342,7 +344,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     if history_archive:
         write_archive(out_dir, history_archive)
     if streams is not None:
-        streams.save(files)
+        streams.save(files, digests)
     if key is not None and hit is None:
         state = {"datasets": dataclasses.replace(datasets, frames={}), "model": model, "results": dataclasses.replace(results, drilldown={}), "theme": theme}
         store.save(key, files, state, results.drilldown, [site_before, out_state(out_dir)], digests)

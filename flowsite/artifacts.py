@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+from typing import Callable
 
 import polars as pl
 
@@ -82,19 +83,23 @@ def dumps_json(doc: dict) -> bytes:
     return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
 
 
-def csv_bytes(df: pl.DataFrame) -> bytes:
+def csv_bytes(df: pl.DataFrame, *, header: bool = True) -> bytes:
+    """One line per row, each row's text depending on that row alone: the CSV of a frame is the
+    header followed by the header-less CSVs of its slices, in order."""
     out = df.with_columns([pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, t in df.schema.items() if isinstance(t, pl.Datetime)])
     buf = io.BytesIO()
-    out.write_csv(buf)
+    out.write_csv(buf, include_header=header)
     return buf.getvalue()
 
 
-def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str, document: dict | None = None) -> dict[str, bytes]:
+def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str, document: dict | None = None,
+               drill_csv: Callable[[str, pl.DataFrame], bytes] | None = None) -> dict[str, bytes]:
     """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
-    caller has already built it."""
+    caller has already built it; `drill_csv(name, frame)`: makes a drill-down CSV (the incremental
+    build copies unchanged value streams' rows from the last build's file)."""
     document = document if document is not None else metrics_document(model, results, version, version_title)
     files = {"data/metrics.json": dumps_json(document)}
     files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
     for name, df in sorted(results.drilldown.items()):
-        files[f"data/{name}.csv"] = csv_bytes(df)
+        files[f"data/{name}.csv"] = drill_csv(name, df) if drill_csv is not None else csv_bytes(df)
     return files

@@ -244,6 +244,7 @@ class BuildStore:
 
     def __init__(self):
         self.root = cache_dir()
+        self._dirs: set[Path] = set()
 
     def _entry_state(self, entry: Path) -> tuple[dict, Any] | None:
         raw = _read(entry / "index.json")
@@ -298,6 +299,21 @@ class BuildStore:
             os.utime(entry)
         obj["digests"] = dict(index["files"])
         return files, obj
+
+    def adopt(self, path: Path, digest: str) -> None:
+        """Keep a file this build has just written as the blob of its digest: a hard link rather than
+        a second copy. Published files are replaced, never written into, and a blob is checked
+        before use, so a link can at worst cost a miss."""
+        if self.root is None:
+            return
+        blob = self.root / "blobs" / digest[:2] / digest
+        try:
+            if blob.parent not in self._dirs:
+                blob.parent.mkdir(parents=True, exist_ok=True)
+                self._dirs.add(blob.parent)
+            os.link(path, blob)
+        except OSError:  # already there, or another file system: `save` writes what is missing
+            pass
 
     def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str], digests: dict[str, str] | None = None) -> None:
         if self.root is None:

@@ -34,6 +34,7 @@ from typing import Callable
 import polars as pl
 
 from .cache import BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
+from .artifacts import csv_bytes
 from .metrics import StreamParts
 from .metrics._counts import Count
 
@@ -146,12 +147,78 @@ def _keep(df: pl.DataFrame, streams: set[str]) -> pl.DataFrame:
     return df.filter(pl.col("value_stream").is_in(sorted(streams)))
 
 
+def _runs(df: pl.DataFrame) -> list[tuple[str, int, int]] | None:
+    """(value stream, first row, row count) of each block of a frame sorted by value stream; None
+    when the frame is not in such blocks."""
+    runs, start = [], 0
+    for n, vs in df.get_column("value_stream").rle().struct.unnest().iter_rows():
+        runs.append((vs, start, n))
+        start += n
+    names = [vs for vs, _, _ in runs]
+    return runs if None not in names and names == sorted(set(names)) else None
+
+
+def _csv_spans(data: bytes, start: int, runs: list[tuple[str, int, int]]) -> list[tuple[str, int, int]] | None:
+    """(value stream, start, end) bytes of each block of rows of a CSV written from a frame in
+    value stream blocks, or None when a line break inside a value makes lines and rows differ.
+    Each block's end is found by counting line breaks in halving spans (C speed, no per-line loop)."""
+    rows = sum(n for _, _, n in runs)
+    if data.count(b"\n", start) != rows:
+        return None
+    out, pos = [], start
+    for vs, _, n in runs:
+        # The n-th line break after `pos`: first a span that holds it, then halve down to a few lines.
+        lo, seen = pos, 0
+        guess = max(256, (len(data) - start) // max(rows, 1) * n * 2)
+        hi = min(len(data), lo + guess)
+        while seen + (c := data.count(b"\n", lo, hi)) < n:
+            if hi == len(data):
+                return None
+            lo, seen = hi, seen + c
+            guess *= 2
+            hi = min(len(data), hi + guess)
+        while hi - lo > 4096:
+            mid = (lo + hi) // 2
+            c = data.count(b"\n", lo, mid)
+            if seen + c >= n:
+                hi = mid
+            else:
+                lo, seen = mid, seen + c
+        for _ in range(n - seen):
+            lo = data.index(b"\n", lo) + 1
+        out.append((vs, pos, lo))
+        pos = lo
+    return out
+
+
 def _blocks(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> pl.DataFrame:
-    """The kept streams' rows of `old` and every row of `fresh`, in value stream order (each frame is
-    sorted by value stream first; a stable sort keeps each stream's rows in their order)."""
+    """The kept streams' rows of `old` and every row of `fresh`, in value stream order. Each frame is
+    sorted by value stream first, so this is slices of the two laid side by side: no sort, no copy."""
     if old.schema != fresh.schema:
         raise ValueError("schema changed")
-    return pl.concat([_keep(old, kept), fresh]).sort("value_stream", maintain_order=True)
+    old_runs, fresh_runs = _runs(old), _runs(fresh)
+    if old_runs is None:
+        old = old.sort("value_stream", maintain_order=True)
+        old_runs = _runs(old)
+    if fresh_runs is None:
+        fresh = fresh.sort("value_stream", maintain_order=True)
+        fresh_runs = _runs(fresh)
+    if old_runs is None or fresh_runs is None:
+        raise ValueError("rows of no value stream")
+    blocks = [(vs, 0, start, n) for vs, start, n in old_runs if vs in kept] + [(vs, 1, start, n) for vs, start, n in fresh_runs]
+    blocks.sort()
+    if any(a[0] == b[0] for a, b in zip(blocks, blocks[1:])):
+        raise ValueError("a value stream in both frames")
+    pieces: list[tuple[int, int, int]] = []  # (source, first row, rows), adjacent slices joined
+    for _, src, start, n in blocks:
+        if pieces and pieces[-1][0] == src and pieces[-1][1] + pieces[-1][2] == start:
+            pieces[-1] = (src, pieces[-1][1], pieces[-1][2] + n)
+        else:
+            pieces.append((src, start, n))
+    frames = (old, fresh)
+    if not pieces:
+        return fresh.clear()
+    return pl.concat([frames[src].slice(start, n) for src, start, n in pieces], rechunk=False)
 
 
 def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> StreamParts:
@@ -230,6 +297,8 @@ class StreamCache:
         self.decomposable = False
         self.snapshot: dict | None = None
         self.recomputed: list[str] | None = None  # value streams computed this build (None: all)
+        self.kept: set[str] = set()  # value streams whose metric rows came from the snapshot
+        self.csv_spans: dict[str, list[tuple[str, int, int]] | None] = {}  # drill-down CSV: (value stream, start, end) bytes
         self.note = ""
         self.page_context: str | None = None
         self.page_keys: dict[str, str] = {}
@@ -269,8 +338,10 @@ class StreamCache:
                         fresh = compute(subset, [v for v in vs_ids if v in changed | ballast])
                         if _same(old, fresh, ballast):
                             parts = _merge(old, fresh, kept - ballast)
+                            self.kept = kept - ballast
                 else:
                     parts = _merge(old, _empty_like(old), kept)
+                    self.kept = kept
                 if parts is not None:
                     self.recomputed = sorted(changed)
             except (ValueError, pl.exceptions.PolarsError):
@@ -278,11 +349,72 @@ class StreamCache:
         if parts is None:
             parts = compute(clipped, vs_ids)
             self.recomputed = None
+            self.kept = set()
         self.note = "links between value streams: computed in full" if linked else (
             f"{len(self.recomputed)} value stream(s) recomputed, the others cached" if self.recomputed is not None else "computed in full")
         self.parts = parts
         self.decomposable = not linked
         return parts
+
+    # -- drill-down CSVs --
+    def drill_csv(self, name: str, df: pl.DataFrame) -> bytes:
+        """data/<name>.csv. A value stream whose rows came from the snapshot has the same lines as in
+        the last build's file (a row's CSV line depends on that row alone), so they are copied from
+        it; only the recomputed value streams' rows are written."""
+        runs = _runs(df) if df.height else None
+        old = self._old_csv(name) if runs is not None and self.kept else None
+        header = csv_bytes(df.clear())
+        if old is None or not old[0].startswith(header):
+            data = csv_bytes(df)
+            self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)
+            return data
+        base, spans = old
+        view = memoryview(base)
+        parts: list = [header]
+        out, pos = [], len(header)
+        for vs, start, n in runs:
+            span = spans.get(vs) if vs in self.kept else None
+            chunk = view[span[0]:span[1]] if span is not None else csv_bytes(df.slice(start, n), header=False)
+            out.append((vs, pos, pos + len(chunk)))
+            parts.append(chunk)
+            pos += len(chunk)
+        self.csv_spans[name] = out
+        return b"".join(parts)
+
+    def _save_csv(self, files: dict[str, bytes], digests: dict[str, str]) -> dict[str, dict]:
+        """Where each value stream's lines are in this build's drill-down CSVs, and the blob that holds each."""
+        out = {}
+        for name, spans in self.csv_spans.items():
+            rel = f"data/{name}.csv"
+            if spans is None or rel not in files or rel not in digests:
+                continue
+            digest = digests[rel]
+            blob = self.root / "blobs" / digest[:2] / digest
+            if not blob.exists():
+                _atomic_write(blob, files[rel])
+            with contextlib.suppress(OSError):
+                st = blob.stat()
+                if st.st_size == len(files[rel]):
+                    out[name] = {"digest": digest, "sig": [st.st_size, st.st_mtime_ns, st.st_ino], "spans": spans}
+        return out
+
+    def _old_csv(self, name: str) -> tuple[bytes, dict[str, tuple[int, int]]] | None:
+        entry = (self.snapshot or {}).get("csv", {}).get(name)
+        if entry is None or self.root is None:
+            return None
+        blob = self.root / "blobs" / entry["digest"][:2] / entry["digest"]
+        try:
+            # A blob is written once under its digest and never into; its stat signature from the
+            # snapshot stands for the sha256 (hundreds of MB at scale).
+            st = blob.stat()
+            if [st.st_size, st.st_mtime_ns, st.st_ino] != entry["sig"]:
+                return None
+            data = blob.read_bytes()
+        except OSError:
+            return None
+        if len(data) != entry["sig"][0]:
+            return None
+        return data, {vs: (a, b) for vs, a, b in entry["spans"]}
 
     # -- pages --
     def begin_pages(self, config, model, version: str, version_title: str, known_versions: list[dict]) -> None:
@@ -334,7 +466,7 @@ class StreamCache:
             return None
         try:
             index = json.loads(raw)
-            out = {"pages": index.get("pages", {})}
+            out = {"pages": index.get("pages", {}), "csv": (index.get("metrics") or {}).get("csv", {})}
             m = index.get("metrics")
             if m is not None:
                 frames = {}
@@ -351,7 +483,7 @@ class StreamCache:
         except Exception:  # noqa: BLE001 - a damaged snapshot is a miss, never a failed build
             return None
 
-    def save(self, files: dict[str, bytes]) -> None:
+    def save(self, files: dict[str, bytes], digests: dict[str, str]) -> None:
         """Write this build's snapshot (after publishing; any failure only costs the next build time)."""
         if self.root is None or self.context is None or self.parts is None:
             return
@@ -387,7 +519,7 @@ class StreamCache:
                     df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
                     sums[name] = _file_digest(tmp / f"{name}.arrow")
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
-                index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton}
+                index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests)}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
             entry = self.root / "streams" / self.context
             if entry.exists():
@@ -422,6 +554,8 @@ def snapshot_blobs(root: Path) -> set[str]:
         raw = _read(snap / "index.json")
         if raw:
             with contextlib.suppress(ValueError, KeyError, AttributeError, TypeError):
-                for entry in json.loads(raw).get("pages", {}).values():
+                index = json.loads(raw)
+                for entry in index.get("pages", {}).values():
                     used.update(entry["files"].values())
+                used.update(entry["digest"] for entry in ((index.get("metrics") or {}).get("csv") or {}).values())
     return used
