@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,35 +320,59 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             store.save_site_record(out_dir, {"key": key, "sigs": _site_sigs(out_dir), "digests": {f"{version}/{rel}": d for rel, d in digests.items()},
                                              "result": published})
 
-    with transaction(out_dir, expect=seen, after=record_site) as staging:
-        vdir = staging / version
-        # A rebuild keeps the files whose bytes did not change (hard links shared with the published
-        # site, never written into) and writes only the others.
-        kept = _unchanged(vdir, files, digests, _trusted(record, site_now, version))
-        history.apply(staging, versions, skip=version)
-        for rel, data in sorted(files.items()):
-            if rel not in kept:
-                write_bytes(vdir / rel, data)
-                if store is not None:
-                    store.adopt(vdir / rel, digests[rel])
-        versions.add(version, version_title, list(aliases), update_aliases=True)
-        for a in aliases:
-            sync_links(vdir, staging / a)
-        # Aliases that moved away from a folder leave no stale copy behind.
-        default = _default_alias_target(out_dir, versions) or history.default(versions) or ("latest" if "latest" in versions.all_names() else versions.newest().version)
-        sitemap = [f"{v.version}/{rel}".removesuffix("index.html") for v in versions.sorted().items for rel in ([p for p in sorted(files) if p.endswith(".html")] if v.version == version else ["index.html"])]
-        root_files = render_root(config, theme, default, versions.dumps(), sitemap)
-        for rel, data in root_files.items():
-            write_bytes(staging / rel, data)
-        published.update(version=version, version_title=version_title, aliases=list(aliases), default=default, comparison=comparison)
+    # The caches' frames and state are written in a thread while the site is published.
+    cache_state = None
+    if key is not None and hit is None:
+        cache_state = {"datasets": dataclasses.replace(datasets, frames={}), "model": model, "results": dataclasses.replace(results, drilldown={}), "theme": theme}
+    saver = None
+    if streams is not None or cache_state is not None:
+        def stage() -> None:
+            if streams is not None:
+                streams.stage()
+            if cache_state is not None:
+                store.stage(cache_state, results.drilldown)
+
+        saver = threading.Thread(target=stage, name="flowsite-cache", daemon=True)
+        saver.start()
+    try:
+        with transaction(out_dir, expect=seen, after=record_site) as staging:
+            vdir = staging / version
+            # A rebuild keeps the files whose bytes did not change (hard links shared with the published
+            # site, never written into) and writes only the others.
+            kept = _unchanged(vdir, files, digests, _trusted(record, site_now, version))
+            history.apply(staging, versions, skip=version)
+            for rel, data in sorted(files.items()):
+                if rel not in kept:
+                    write_bytes(vdir / rel, data)
+                    if store is not None:
+                        store.adopt(vdir / rel, digests[rel])
+            versions.add(version, version_title, list(aliases), update_aliases=True)
+            for a in aliases:
+                sync_links(vdir, staging / a)
+            # Aliases that moved away from a folder leave no stale copy behind.
+            default = _default_alias_target(out_dir, versions) or history.default(versions) or ("latest" if "latest" in versions.all_names() else versions.newest().version)
+            sitemap = [f"{v.version}/{rel}".removesuffix("index.html") for v in versions.sorted().items for rel in ([p for p in sorted(files) if p.endswith(".html")] if v.version == version else ["index.html"])]
+            root_files = render_root(config, theme, default, versions.dumps(), sitemap)
+            for rel, data in root_files.items():
+                write_bytes(staging / rel, data)
+            published.update(version=version, version_title=version_title, aliases=list(aliases), default=default, comparison=comparison)
+    except BaseException:
+        if saver is not None:
+            saver.join()
+            if streams is not None:
+                streams.discard()
+            if store is not None:
+                store.discard()
+        raise
+    if saver is not None:
+        saver.join()
     history.close()
     if history_archive:
         write_archive(out_dir, history_archive)
     if streams is not None:
         streams.save(files, digests)
-    if key is not None and hit is None:
-        state = {"datasets": dataclasses.replace(datasets, frames={}), "model": model, "results": dataclasses.replace(results, drilldown={}), "theme": theme}
-        store.save(key, files, state, results.drilldown, [site_before, out_state(out_dir)], digests)
+    if cache_state is not None:
+        store.save(key, files, cache_state, results.drilldown, [site_before, out_state(out_dir)], digests)
     flush_digests()
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
@@ -356,3 +381,4 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
                          model=model, results=results, comparison=comparison, warnings=warnings, timings=timings)
     plugins.collect("on_post_build", config=config, result=result)
     return result
+

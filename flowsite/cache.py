@@ -245,6 +245,7 @@ class BuildStore:
     def __init__(self):
         self.root = cache_dir()
         self._dirs: set[Path] = set()
+        self._staged: Path | None = None
 
     def _entry_state(self, entry: Path) -> tuple[dict, Any] | None:
         raw = _read(entry / "index.json")
@@ -315,6 +316,27 @@ class BuildStore:
         except OSError:  # already there, or another file system: `save` writes what is missing
             pass
 
+    def stage(self, state: dict, frames: dict) -> None:
+        """Write an entry's state and frames into a new folder; `save` completes it. Runs while the
+        site is published."""
+        self._staged = None
+        if self.root is None:
+            return
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "builds" if (self.root / "builds").is_dir() else _mk(self.root / "builds"), prefix=".tmp-"))
+            self._staged = tmp
+            for name, df in frames.items():
+                df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+            (tmp / "state.pickle").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove what `stage` wrote (a build that failed before `save`)."""
+        if self._staged is not None:
+            shutil.rmtree(self._staged, ignore_errors=True)
+            self._staged = None
+
     def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str], digests: dict[str, str] | None = None) -> None:
         if self.root is None:
             return
@@ -327,10 +349,11 @@ class BuildStore:
                 blob = self.root / "blobs" / digest[:2] / digest
                 if not blob.exists():
                     _atomic_write(blob, data)
-            tmp = Path(tempfile.mkdtemp(dir=self.root / "builds" if (self.root / "builds").is_dir() else _mk(self.root / "builds"), prefix=".tmp-"))
-            for name, df in frames.items():
-                df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
-            (tmp / "state.pickle").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+            if self._staged is None:
+                self.stage(state, frames)
+            tmp, self._staged = self._staged, None
+            if tmp is None:
+                return
             (tmp / "index.json").write_text(json.dumps({"files": index, "frames": sorted(frames), "site_states": site_states}, sort_keys=True), encoding="utf-8")
             if entry.exists():
                 shutil.rmtree(entry, ignore_errors=True)

@@ -81,9 +81,14 @@ def frame_digests(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, str], dict
         if keys is None:
             glob[name] = _list_digest(h)
             continue
-        grouped = pl.DataFrame({"vs": keys, "h": h}).group_by("vs").agg(pl.col("h"))
-        for vs, a, b, n in grouped.select("vs", pl.col("h").hash(11), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows():
+        # Grouped on the value streams' numbers, not their text: several times faster at 10M rows.
+        keys = keys.cast(pl.String)
+        names = keys.drop_nulls().unique().sort().to_list()
+        codes = keys.cast(pl.Enum(names)).to_physical()
+        grouped = pl.DataFrame({"vs": codes, "h": h}).group_by("vs").agg(pl.col("h"))
+        for code, a, b, n in grouped.select("vs", pl.col("h").hash(11), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows():
             d = f"{a:016x}{b:016x}:{n}"
+            vs = None if code is None else names[code]
             if vs is None:
                 glob[name] = d
             else:
@@ -304,6 +309,7 @@ class StreamCache:
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
+        self._staged: tuple[Path, dict[str, str] | None] | None = None
 
     @classmethod
     def open(cls, config, out_dir: Path) -> StreamCache | None:
@@ -483,6 +489,36 @@ class StreamCache:
         except Exception:  # noqa: BLE001 - a damaged snapshot is a miss, never a failed build
             return None
 
+    def stage(self) -> None:
+        """Write this build's metric frames into a new snapshot folder; `save` completes it. Runs
+        while the site is published (polars writes without holding the interpreter)."""
+        self._staged = None
+        if self.root is None or self.context is None or self.parts is None:
+            return
+        try:
+            (self.root / "streams").mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "streams", prefix=".tmp-"))
+            self._staged = (tmp, None)
+            sums = None
+            excl = _exclusion_frame(self.parts.exclusions) if self.decomposable else None
+            if excl is not None:
+                frames = {"figures": self.parts.figures, "exclusions": excl, **{f"drill-{k}": v for k, v in self.parts.drilldown.items()}}
+                if self.parts.daily_wip is not None:
+                    frames["daily_wip"] = self.parts.daily_wip
+                sums = {}
+                for name, df in frames.items():
+                    df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+                    sums[name] = _file_digest(tmp / f"{name}.arrow")
+            self._staged = (tmp, sums)
+        except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove what `stage` wrote (a build that failed before `save`)."""
+        if self._staged is not None:
+            shutil.rmtree(self._staged[0], ignore_errors=True)
+            self._staged = None
+
     def save(self, files: dict[str, bytes], digests: dict[str, str]) -> None:
         """Write this build's snapshot (after publishing; any failure only costs the next build time)."""
         if self.root is None or self.context is None or self.parts is None:
@@ -500,24 +536,20 @@ class StreamCache:
                     continue
                 entry = {}
                 for rel in rels:
-                    digest = hashlib.sha256(files[rel]).hexdigest()
+                    digest = digests.get(rel) or hashlib.sha256(files[rel]).hexdigest()
                     blob = self.root / "blobs" / digest[:2] / digest
                     if not blob.exists():
                         _atomic_write(blob, files[rel])
                     entry[rel] = digest
                 pages[vs] = {"key": self.page_keys[vs], "files": entry}
-            (self.root / "streams").mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=self.root / "streams", prefix=".tmp-"))
+            if self._staged is None:
+                self.stage()
+            if self._staged is None:
+                return
+            tmp, sums = self._staged
+            self._staged = None
             index: dict = {"pages": pages, "metrics": None}
-            excl = _exclusion_frame(self.parts.exclusions) if self.decomposable else None
-            if excl is not None:
-                frames = {"figures": self.parts.figures, "exclusions": excl, **{f"drill-{k}": v for k, v in self.parts.drilldown.items()}}
-                if self.parts.daily_wip is not None:
-                    frames["daily_wip"] = self.parts.daily_wip
-                sums = {}
-                for name, df in frames.items():
-                    df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
-                    sums[name] = _file_digest(tmp / f"{name}.arrow")
+            if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
                 index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests)}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
