@@ -247,7 +247,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     else:
         progress("load", f"reading {len(config.sources)} dataset(s)")
         plugins.install_presets()
-        datasets = plugins.chain("on_sources", load_sources(config), config=config)
+        datasets = plugins.chain("on_sources", load_sources(config, reuse=streams), config=config)
         if strict and datasets.warnings:
             raise SourceError(f"aborted: {len(datasets.warnings)} data warning(s) are fatal with --strict", problems=datasets.warnings)
     timings["load"] = time.perf_counter() - t

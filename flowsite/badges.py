@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 
@@ -29,6 +30,7 @@ _NARROW = set("fijlrt.,:;'|!()[] ")
 _WIDE = set("mwMW%@")
 
 
+@functools.lru_cache(maxsize=8192)  # labels and short values repeat across hundreds of value streams
 def text_width(text: str) -> int:
     w = 0.0
     for ch in text:

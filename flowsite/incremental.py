@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
 import sys
@@ -48,52 +49,75 @@ def _list_digest(h: pl.Series) -> str:
     return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
 
 
-def _stream_keys(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> pl.Series | None:
-    """The value stream of each row (null: none), or None when the dataset has no notion of one."""
+def _stream_codes(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> tuple[pl.Series, list[str]] | None:
+    """(the number of each row's value stream, null for none; the value streams in number order),
+    or None when the dataset has no notion of one. Rows are grouped on numbers, not text: several
+    times faster at 10M rows."""
+    def numbered(vs: pl.Series) -> tuple[pl.Series, list[str]]:
+        vs = vs.cast(pl.String)
+        names = vs.drop_nulls().unique().sort().to_list()
+        return vs.cast(pl.Enum(names)).to_physical(), names
+
     if "value_stream" in df.columns:
-        return df.get_column("value_stream")
+        return numbered(df.get_column("value_stream"))
     wi = frames.get("work_items")
     if name == "status_changes" and "item_id" in df.columns and wi is not None and {"id", "value_stream"} <= set(wi.columns):
-        # Joined on 64-bit hashes of the ids (several times faster than on the text); when two work
-        # items' ids share a hash, on the text. Unique item hashes map every status change of a
-        # work item to its value stream; a change of no work item may at worst count for one (a
-        # needless recompute, never a missed one).
-        ids = wi.select(pl.col("id").hash(7).alias("_k"), "value_stream")
-        if ids.get_column("_k").n_unique() == ids.height:
-            keys = pl.DataFrame({"_k": df.get_column("item_id").hash(7)})
-        else:
-            ids, keys = wi.select(pl.col("id").alias("_k"), "value_stream"), df.select(pl.col("item_id").alias("_k"))
-        return keys.join(ids, on="_k", how="left", maintain_order="left").get_column("value_stream")
+        # A status change belongs to its work item's value stream. Looked up by 64-bit hashes of
+        # the ids (several times faster than by text); when two work items' ids share a hash, by
+        # text. A change of no work item may at worst count for one: a needless recompute, never
+        # a missed one.
+        codes, names = numbered(wi.get_column("value_stream"))
+        ids = wi.get_column("id").hash(7)
+        if ids.n_unique() == len(ids):
+            return df.get_column("item_id").hash(7).replace_strict(ids, codes, default=None), names
+        table = pl.DataFrame({"_k": wi.get_column("id"), "c": codes})
+        return df.select(pl.col("item_id").alias("_k")).join(table, on="_k", how="left", maintain_order="left").get_column("c"), names
     return None
 
 
-def frame_digests(frames: dict[str, pl.DataFrame]) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
+def dataset_digests(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> dict:
+    """{"per": {value stream: digest of its rows}, "glob": digest of the rows of no value stream
+    (or None), "sizes": {value stream: rows}} of one dataset."""
+    out: dict = {"per": {}, "glob": None, "sizes": {}}
+    if df.height == 0:
+        return out
+    h = df.hash_rows(seed=0)
+    got = _stream_codes(name, df, frames)
+    if got is None:
+        out["glob"] = _list_digest(h)
+        return out
+    codes, names = got
+    grouped = pl.DataFrame({"vs": codes, "h": h}).group_by("vs").agg(pl.col("h"))
+    for code, a, b, n in grouped.select("vs", pl.col("h").hash(11), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows():
+        d = f"{a:016x}{b:016x}:{n}"
+        if code is None:
+            out["glob"] = d
+        else:
+            out["per"][names[code]] = d
+            out["sizes"][names[code]] = n
+    return out
+
+
+def frame_digests(frames: dict[str, pl.DataFrame], memo: Callable[[str], dict | None] | None = None,
+                  remember: Callable[[str, dict], None] | None = None) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
     """({value stream: digest of its rows in every dataset}, {dataset: digest of its rows of no value
-    stream}, {dataset: {value stream: rows}})."""
+    stream}, {dataset: {value stream: rows}}). `memo(name)`: a dataset's digests known from an
+    earlier build of the same loaded data; `remember(name, digests)`: the ones computed now."""
     per: dict[str, dict[str, str]] = {}
     glob: dict[str, str] = {}
     sizes: dict[str, dict[str, int]] = {}
     for name, df in sorted(frames.items()):
-        if df.height == 0:
-            continue
-        h = df.hash_rows(seed=0)
-        keys = _stream_keys(name, df, frames)
-        if keys is None:
-            glob[name] = _list_digest(h)
-            continue
-        # Grouped on the value streams' numbers, not their text: several times faster at 10M rows.
-        keys = keys.cast(pl.String)
-        names = keys.drop_nulls().unique().sort().to_list()
-        codes = keys.cast(pl.Enum(names)).to_physical()
-        grouped = pl.DataFrame({"vs": codes, "h": h}).group_by("vs").agg(pl.col("h"))
-        for code, a, b, n in grouped.select("vs", pl.col("h").hash(11), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows():
-            d = f"{a:016x}{b:016x}:{n}"
-            vs = None if code is None else names[code]
-            if vs is None:
-                glob[name] = d
-            else:
-                per.setdefault(vs, {})[name] = d
-                sizes.setdefault(name, {})[vs] = n
+        got = memo(name) if memo is not None else None
+        if got is None:
+            got = dataset_digests(name, df, frames)
+            if remember is not None:
+                remember(name, got)
+        for vs, d in got["per"].items():
+            per.setdefault(vs, {})[name] = d
+        if got["glob"] is not None:
+            glob[name] = got["glob"]
+        if got["sizes"]:
+            sizes[name] = dict(got["sizes"])
     return {vs: _digest(json.dumps(d, sort_keys=True)) for vs, d in per.items()}, glob, sizes
 
 
@@ -310,21 +334,142 @@ class StreamCache:
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
         self._staged: tuple[Path, dict[str, str] | None] | None = None
+        self.load_keys: dict[str, str] = {}  # dataset -> key of its files and everything its loading depends on
+        self.load_digests: dict[str, dict | None] = {}  # dataset -> per-stream digests kept with its cached load
+        self.fresh_loads: dict[str, tuple] = {}
+        self.new_digests: dict[str, dict] = {}
 
     @classmethod
     def open(cls, config, out_dir: Path) -> StreamCache | None:
         static = static_digest(config, out_dir)
         return cls(static) if static is not None else None
 
+    # -- loading --
+    def loaded(self, config, name: str, spec) -> tuple[pl.DataFrame, object, list] | None:
+        """A dataset as an earlier build loaded it from the same files: (frame, report, warnings),
+        or None. Only datasets read from plain data files are kept (a database or an export preset
+        may read more than its files)."""
+        key = self._load_key(config, name, spec)
+        if key is None:
+            return None
+        self.load_keys[name] = key
+        entry = self.root / "loads" / f"{name}-{key}"
+        raw = _read(entry / "meta.pickle")
+        if raw is None:
+            return None
+        try:
+            meta = pickle.loads(raw)
+            st = (entry / "frame.arrow").stat()
+            # Written once under its key and never into: the stat signature stands for a checksum.
+            if meta["sig"] != [st.st_size, st.st_mtime_ns, st.st_ino]:
+                return None
+            frame = pl.read_ipc(entry / "frame.arrow")
+            self.load_digests[name] = meta.get("digests")
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss, never a failed build
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(entry)
+        return frame, meta["report"], meta["warnings"]
+
+    def keep_loaded(self, name: str, frame: pl.DataFrame, report, warnings: list) -> None:
+        """A dataset loaded afresh: written to the cache while the site is published."""
+        if name in self.load_keys:
+            with contextlib.suppress(Exception):  # pickled now: later stages must not change what is kept
+                self.fresh_loads[name] = (frame, pickle.dumps((report, list(warnings)), protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _load_key(self, config, name: str, spec) -> str | None:
+        from .sources.files import FORMATS, expand
+
+        if self.root is None or spec.duckdb or spec.dbt_ref or spec.postgres or not spec.path or (spec.format and spec.format not in set(FORMATS.values())):
+            return None
+        try:
+            paths = expand(config, spec)
+        except Exception:  # noqa: BLE001 - the loader reports it
+            return None
+        return _digest(self.static, "load", name, *[f"{p}\0{_file_digest(p)}" for p in paths])
+
+    def _digest_key(self, name: str) -> str | None:
+        """What a dataset's per-stream digests depend on: its loaded data (and, for status changes,
+        the work items that give each its value stream)."""
+        key = self.load_keys.get(name)
+        if key is None or (name == "status_changes" and "work_items" not in self.load_keys):
+            return None
+        return key + (":" + self.load_keys["work_items"] if name == "status_changes" else "")
+
+    def _memo(self, name: str) -> dict | None:
+        got = self.load_digests.get(name)
+        key = self._digest_key(name)
+        if key is None or not isinstance(got, dict) or got.get("key") != key:
+            return None
+        return got["value"]
+
+    def _remember(self, name: str, digests: dict) -> None:
+        key = self._digest_key(name)
+        if key is not None:
+            self.new_digests[name] = {"key": key, "value": digests}
+
+    def _links(self, frames: dict[str, pl.DataFrame]) -> bool:
+        """`links_between_streams`, remembered for the loaded data it was found in."""
+        names = [n for n in ("deployments", "changes", "incidents") if n in frames]
+        if self.root is None or any(n not in self.load_keys for n in names):
+            return links_between_streams(frames)
+        memo = self.root / "loads" / "links" / _digest(*(f"{n}\0{self.load_keys[n]}" for n in names))
+        raw = _read(memo)
+        if raw in (b"0", b"1"):
+            return raw == b"1"
+        linked = links_between_streams(frames)
+        _atomic_write(memo, b"1" if linked else b"0")
+        return linked
+
+    def _stage_loads(self) -> None:
+        """Write the datasets loaded afresh, and new per-stream digests of cached ones."""
+        base = self.root / "loads"
+        for name in sorted(set(self.fresh_loads) | set(self.new_digests)):
+            key = self.load_keys[name]
+            entry = base / f"{name}-{key}"
+            try:
+                if name in self.fresh_loads:
+                    frame, described = self.fresh_loads[name]
+                    report, warnings = pickle.loads(described)
+                    base.mkdir(parents=True, exist_ok=True)
+                    tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
+                    try:
+                        frame.write_ipc(tmp / "frame.arrow", compression="lz4")
+                        if entry.exists():
+                            shutil.rmtree(entry, ignore_errors=True)
+                        os.replace(tmp, entry)
+                    finally:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    raw = _read(entry / "meta.pickle")
+                    if raw is None:
+                        continue
+                    meta = pickle.loads(raw)
+                    report, warnings = meta["report"], meta["warnings"]
+                st = (entry / "frame.arrow").stat()
+                meta = {"sig": [st.st_size, st.st_mtime_ns, st.st_ino], "report": report, "warnings": warnings, "digests": self.new_digests.get(name)}
+                _atomic_write(entry / "meta.pickle", pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
+                continue
+            # The newest entries of each dataset (and links found) are kept, as many as whole-build entries.
+            with contextlib.suppress(OSError):
+                entries = sorted((p for p in base.glob(f"{name}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+                for old in entries[KEEP_BUILDS:]:
+                    shutil.rmtree(old, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            links = sorted((base / "links").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in links[KEEP_BUILDS:]:
+                old.unlink()
+
     # -- metrics --
     def metrics(self, frames: dict[str, pl.DataFrame], clipped: dict[str, pl.DataFrame], periods, as_of_end, vs_ids: list[str],
                 compute: Callable[[dict[str, pl.DataFrame], list[str]], StreamParts]) -> StreamParts:
-        digests, glob, sizes = frame_digests(frames)
+        digests, glob, sizes = frame_digests(frames, self._memo, self._remember)
         self.digests = digests
         shape = {name: [str(df.schema), clipped[name].height > 0] for name, df in sorted(frames.items())}
         self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
-        linked = links_between_streams(frames)
+        linked = self._links(frames)
         self.snapshot = self._load(self.context)
         parts = None
         old = self.snapshot.get("metrics") if self.snapshot and not linked else None
@@ -493,6 +638,8 @@ class StreamCache:
         """Write this build's metric frames into a new snapshot folder; `save` completes it. Runs
         while the site is published (polars writes without holding the interpreter)."""
         self._staged = None
+        if self.root is not None:
+            self._stage_loads()
         if self.root is None or self.context is None or self.parts is None:
             return
         try:

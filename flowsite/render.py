@@ -200,7 +200,15 @@ class Renderer:
         if wi is None:
             return None
         if self._wi_parts is None:
-            self._wi_parts = {k[0]: v for k, v in wi.partition_by("value_stream", as_dict=True, maintain_order=True).items()}
+            # The drill-down is in value stream blocks (sorted by value stream first): slices, no copies.
+            runs, start = {}, 0
+            for n, vs in wi.get_column("value_stream").rle().struct.unnest().iter_rows():
+                runs.setdefault(vs, []).append((start, n))
+                start += n
+            if all(len(r) == 1 for r in runs.values()):
+                self._wi_parts = {vs: wi.slice(*r[0]) for vs, r in runs.items()}
+            else:
+                self._wi_parts = {k[0]: v for k, v in wi.partition_by("value_stream", as_dict=True, maintain_order=True).items()}
         return self._wi_parts.get(vs_id, wi.clear())
 
     def run(self, comparison=None) -> dict[str, bytes]:

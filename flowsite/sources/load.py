@@ -69,14 +69,23 @@ def mapping_summary(frame: pl.DataFrame, known: dict[str, dict[str, int]] | None
     return out
 
 
-def load_sources(config: Config, *, datasets: list[str] | None = None) -> Datasets:
-    """Read, type and check every configured dataset. Raises SourceError listing every problem."""
+def load_sources(config: Config, *, datasets: list[str] | None = None, reuse=None) -> Datasets:
+    """Read, type and check every configured dataset. Raises SourceError listing every problem.
+
+    `reuse` (the build's incremental cache) gives a dataset as an earlier build loaded it from
+    the same files, `reuse.loaded(config, name, spec)`, and keeps the ones loaded afresh,
+    `reuse.keep_loaded(name, frame, report, warnings)`."""
     frames: dict[str, pl.DataFrame] = {}
     reports: dict[str, DatasetReport] = {}
     errors: list[Problem] = []
     warnings: list[Problem] = []
     for name, spec in config.sources.items():
         if datasets is not None and name not in datasets:
+            continue
+        got = reuse.loaded(config, name, spec) if reuse is not None else None
+        if got is not None:
+            frames[name], reports[name], warns = got
+            warnings.extend(warns)
             continue
         report = DatasetReport(name=name, origin=spec.path or spec.table or spec.dbt_ref or spec.query or "")
         try:
@@ -92,6 +101,8 @@ def load_sources(config: Config, *, datasets: list[str] | None = None) -> Datase
         if frame is not None:
             frames[name] = frame
             report.mapped = mapping_summary(frame, report.mapped)
+            if reuse is not None and not errs:
+                reuse.keep_loaded(name, frame, report, warns)
     if errors:
         raise SourceError(f"aborted: {len(errors)} data problem(s); nothing was written", problems=errors)
     return Datasets(frames=frames, reports=reports, warnings=warnings)
