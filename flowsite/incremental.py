@@ -49,6 +49,12 @@ def _list_digest(h: pl.Series) -> str:
     return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
 
 
+def _sig(st: os.stat_result) -> list[int]:
+    """What stands for a checksum of a cache file that is written once and never into: any write
+    since (even one that puts the modification time back) changes the status-change time."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
 def _stream_codes(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> tuple[pl.Series, list[str]] | None:
     """(the number of each row's value stream, null for none; the value streams in number order),
     or None when the dataset has no notion of one. Rows are grouped on numbers, not text: several
@@ -360,10 +366,11 @@ class StreamCache:
         try:
             meta = pickle.loads(raw)
             st = (entry / "frame.arrow").stat()
-            # Written once under its key and never into: the stat signature stands for a checksum.
-            if meta["sig"] != [st.st_size, st.st_mtime_ns, st.st_ino]:
+            if meta["sig"] != _sig(st):
                 return None
             frame = pl.read_ipc(entry / "frame.arrow")
+            if str(frame.schema) != meta["schema"] or frame.height != meta["rows"]:
+                return None
             self.load_digests[name] = meta.get("digests")
         except Exception:  # noqa: BLE001 - a damaged entry is a miss, never a failed build
             return None
@@ -440,14 +447,13 @@ class StreamCache:
                         os.replace(tmp, entry)
                     finally:
                         shutil.rmtree(tmp, ignore_errors=True)
-                else:
+                    meta = {"sig": _sig((entry / "frame.arrow").stat()), "schema": str(frame.schema), "rows": frame.height, "report": report, "warnings": warnings}
+                else:  # a cached dataset whose per-stream digests were computed this build
                     raw = _read(entry / "meta.pickle")
                     if raw is None:
                         continue
                     meta = pickle.loads(raw)
-                    report, warnings = meta["report"], meta["warnings"]
-                st = (entry / "frame.arrow").stat()
-                meta = {"sig": [st.st_size, st.st_mtime_ns, st.st_ino], "report": report, "warnings": warnings, "digests": self.new_digests.get(name)}
+                meta["digests"] = self.new_digests.get(name)
                 _atomic_write(entry / "meta.pickle", pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
             except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
                 continue
@@ -546,7 +552,7 @@ class StreamCache:
             with contextlib.suppress(OSError):
                 st = blob.stat()
                 if st.st_size == len(files[rel]):
-                    out[name] = {"digest": digest, "sig": [st.st_size, st.st_mtime_ns, st.st_ino], "spans": spans}
+                    out[name] = {"digest": digest, "sig": _sig(st), "spans": spans}
         return out
 
     def _old_csv(self, name: str) -> tuple[bytes, dict[str, tuple[int, int]]] | None:
@@ -558,7 +564,7 @@ class StreamCache:
             # A blob is written once under its digest and never into; its stat signature from the
             # snapshot stands for the sha256 (hundreds of MB at scale).
             st = blob.stat()
-            if [st.st_size, st.st_mtime_ns, st.st_ino] != entry["sig"]:
+            if _sig(st) != entry["sig"]:
                 return None
             data = blob.read_bytes()
         except OSError:

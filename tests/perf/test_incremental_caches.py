@@ -1,0 +1,455 @@
+"""The incremental build's lower caches: drill-down CSVs copied by byte spans, merged value-stream
+blocks, the dataset load cache, blobs adopted as hard links of the published files, and staged cache
+folders of a build that fails. Each may only ever cost time: the site always ends as a cold build makes it."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import flowsite._build as build_mod
+import flowsite.sources.load as load_mod
+from flowsite import incremental
+from flowsite.artifacts import csv_bytes
+from flowsite.cache import BuildStore
+from flowsite.errors import BuildError
+from flowsite.incremental import StreamCache, _blocks, _csv_spans, _runs, dataset_digests
+from tests.conftest import tree_digest
+from tests.perf.test_incremental_streams import CATALOG_ITEM, PAYMENTS_ITEM, _append, _build, _rebuild
+
+PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# ---- random frames in value-stream blocks ----------------------------------------------------------
+STREAMS = ["a", "b-2", "catalog", "checkout", "mobile-app", "payments", "x_9"]
+SCHEMA = {"value_stream": pl.String, "value": pl.Float64, "text": pl.String, "n": pl.Int64, "flag": pl.Boolean, "at": pl.Datetime("us", "UTC")}
+FLOATS = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, 1e-300, 5e-324, 1e-7, 0.1, 1 / 3, 2.5, 1e15, 1e16, 123456789.123456, 1e21, -1e300, 1.7976931348623157e308])
+PIECES = ["", ",", '"', '""', 'a,"b"', " ", "\r", "\t", ";", "é", "中", "\U0001f600", "null", "NaN"]
+TEXTS = (st.none() | st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
+         | st.text(st.characters(codec="utf-8", exclude_characters="\n"), max_size=10)
+         | st.integers(0, 3000).map(lambda k: "y" * k))  # long lines: the span search must grow and halve
+MICROS = st.none() | st.integers(0, 4_102_444_800_000_000)  # 1970..2100
+
+
+@st.composite
+def rows_of(draw, vs: str | None, big: bool = True) -> list[tuple]:
+    """1 to 6 drawn rows of one value stream; `big`: sometimes repeated up to 240 rows (spans of many KB, cheap to draw)."""
+    n = draw(st.integers(1, 6))
+    rows = [(vs, draw(FLOATS), draw(TEXTS), draw(st.none() | st.integers(-2**63, 2**63 - 1)), draw(st.none() | st.booleans()), draw(MICROS))
+            for _ in range(n)]
+    return rows * (draw(st.just(1) | st.integers(20, 40)) if big else 1)
+
+
+def frame(rows: list[tuple]) -> pl.DataFrame:
+    df = pl.DataFrame(rows, schema={**SCHEMA, "at": pl.Int64}, orient="row")
+    return df.with_columns(pl.col("at").cast(pl.Datetime("us", "UTC")))
+
+
+@st.composite
+def block_frames(draw) -> pl.DataFrame:
+    """A frame sorted by value stream (several streams, 1 to 240 rows each), as drill-downs are."""
+    names = sorted(draw(st.sets(st.sampled_from(STREAMS), min_size=1, max_size=5)))
+    return frame([r for vs in names for r in draw(rows_of(vs))])
+
+
+def _spans_hold(df: pl.DataFrame) -> None:
+    data, header = csv_bytes(df), csv_bytes(df.clear())
+    runs = _runs(df)
+    assert runs is not None
+    spans = _csv_spans(data, len(header), runs)
+    assert spans is not None
+    assert [vs for vs, _, _ in spans] == [vs for vs, _, _ in runs]
+    assert spans[0][1] == len(header) and spans[-1][2] == len(data)
+    assert all(a[2] == b[1] for a, b in zip(spans, spans[1:]))  # contiguous
+    for (vs, a, b), (_, start, n) in zip(spans, runs):
+        assert data[a:b] == csv_bytes(df.slice(start, n), header=False), vs
+
+
+# ---- _csv_spans ----------------------------------------------------------------------------------
+@PROPS
+@given(block_frames())
+def test_csv_spans_are_the_csv_of_each_value_streams_rows(df: pl.DataFrame):
+    """Protects the drill-down CSV reuse: each span is exactly that value stream's header-less CSV."""
+    _spans_hold(df)
+
+
+@PROPS
+@given(block_frames(), st.data())
+def test_csv_spans_refuse_a_line_break_inside_a_value(df: pl.DataFrame, data):
+    """A line break inside a value makes lines and rows differ: no spans (a full write) rather than wrong ones."""
+    i = data.draw(st.integers(0, df.height - 1))
+    brk = data.draw(st.sampled_from(["\n", "\r\n", "a\nb", '"\n"']))
+    text = df.get_column("text").scatter(i, brk)
+    df = df.with_columns(text)
+    data_bytes, header = csv_bytes(df), csv_bytes(df.clear())
+    assert _csv_spans(data_bytes, len(header), _runs(df)) is None
+
+
+def test_csv_spans_one_row_per_stream():
+    """The smallest blocks: one row each, spans still exact."""
+    _spans_hold(frame([(vs, 1.5, "x,y", 1, True, 0) for vs in STREAMS]))
+
+
+# ---- csv_bytes ---------------------------------------------------------------------------------------
+@PROPS
+@given(st.data())
+def test_csv_of_a_frame_is_its_header_and_the_csvs_of_its_slices(data):
+    """csv_bytes' contract the span reuse relies on: a row's CSV text depends on that row alone."""
+    vs = data.draw(st.sampled_from(STREAMS + [None]))
+    df = frame(data.draw(rows_of(vs)))
+    text = data.draw(st.lists(st.none() | st.sampled_from(["\n", "a\r\nb", ",\n,", ""]) | TEXTS, min_size=df.height, max_size=df.height))
+    df = df.with_columns(pl.Series("text", text, dtype=pl.String))  # here line breaks are fine too
+    cuts = sorted(data.draw(st.lists(st.integers(0, df.height), max_size=6)))
+    bounds = [0, *cuts, df.height]
+    pieces = [csv_bytes(df.slice(a, b - a), header=False) for a, b in zip(bounds, bounds[1:])]
+    assert csv_bytes(df.clear()) + b"".join(pieces) == csv_bytes(df)
+
+
+# ---- _blocks -------------------------------------------------------------------------------------------
+@PROPS
+@given(st.data())
+def test_blocks_merge_like_filter_concat_and_stable_sort(data):
+    """Merging kept value streams of the last build with fresh ones gives exactly the rows (and order) a
+    filter + concat + stable sort by value stream gives, whatever order either frame comes in."""
+    # Each value stream's part: kept from the last build, recomputed, dropped since, new, kept but of no
+    # rows in this frame, or absent.
+    roles = {vs: data.draw(st.sampled_from(["kept", "recomputed", "dropped", "new", "kept-empty", "absent"])) for vs in STREAMS}
+    old_names = {vs for vs, r in roles.items() if r in ("kept", "recomputed", "dropped")}
+    kept = {vs for vs, r in roles.items() if r in ("kept", "kept-empty")}
+    fresh_names = {vs for vs, r in roles.items() if r in ("recomputed", "new")}
+
+    def rows(names) -> list[tuple]:
+        out = [r for vs in sorted(names) for r in data.draw(rows_of(vs, big=False))]
+        if out and data.draw(st.booleans()):
+            out = data.draw(st.permutations(out))  # not in block order
+        return out
+
+    old = frame(rows(old_names)).with_row_index("i")
+    fresh = frame(rows(fresh_names)).with_row_index("i", offset=10_000)
+    got = _blocks(old, fresh, kept)
+    want = pl.concat([old.filter(pl.col("value_stream").is_in(sorted(kept))), fresh]).sort("value_stream", maintain_order=True)
+    assert got.schema == old.schema
+    assert got["i"].to_list() == want["i"].to_list()  # the same rows (each has its own i), in the same order
+    assert got.equals(want)
+    assert got.height == 0 or _runs(got) is not None
+
+
+def test_blocks_refuse_a_value_stream_in_both_frames_and_rows_of_none():
+    """What the merge cannot do is an error (a full compute follows), never a wrong frame."""
+    old = frame([("a", 1.0, "x", 1, True, 0), ("b", 2.0, "y", 2, False, 0)])
+    with pytest.raises(ValueError):
+        _blocks(old, frame([("a", 3.0, "z", 3, True, 0)]), {"a"})
+    with pytest.raises(ValueError):
+        _blocks(old, frame([(None, 3.0, "z", 3, True, 0)]), {"a"})
+    with pytest.raises(ValueError):
+        _blocks(old, frame([("c", 3.0, "z", 3, True, 0)]).rename({"text": "other"}), {"a"})
+
+
+# ---- per-stream dataset digests ---------------------------------------------------------------------------
+@PROPS
+@given(st.data())
+def test_a_value_streams_digest_depends_on_its_own_rows_only(data):
+    """Which value streams are recomputed: a stream's digest is that of its rows alone (in order), rows
+    of no value stream count for the global part, and status changes follow their work item."""
+    names = sorted(data.draw(st.sets(st.sampled_from(STREAMS), min_size=1, max_size=4)))
+    rows = [r for vs in [*names, None] for r in data.draw(rows_of(vs, big=False))]
+    df = frame(data.draw(st.permutations(rows)))
+    got = dataset_digests("deployments", df, {})
+    for vs in names:
+        alone = dataset_digests("deployments", df.filter(pl.col("value_stream") == vs), {})
+        assert got["per"][vs] == alone["per"][vs] and got["sizes"][vs] == alone["sizes"][vs]
+    assert got["glob"] == dataset_digests("deployments", df.filter(pl.col("value_stream").is_null()), {})["glob"]
+    # Status changes have no value stream of their own: their work item's.
+    wi = pl.DataFrame({"id": [f"W-{i}" for i in range(df.height)], "value_stream": df.get_column("value_stream")})
+    sc = pl.DataFrame({"item_id": [f"W-{i}" for i in range(df.height)], "status": ["Done"] * df.height})
+    by_item = dataset_digests("status_changes", sc, {"work_items": wi})
+    assert set(by_item["per"]) == set(names)
+    for vs in names:
+        mine = wi.filter(pl.col("value_stream") == vs).get_column("id")
+        alone = dataset_digests("status_changes", sc.filter(pl.col("item_id").is_in(mine.implode())), {"work_items": wi})
+        assert by_item["per"][vs] == alone["per"][vs]
+
+
+# ---- builds: helpers --------------------------------------------------------------------------------------------
+DATASETS = ["changes", "deployments", "incidents", "kpis", "status_changes", "survey_responses", "work_items"]
+DROPPED_INCIDENT = "INC-99990,catalog,2026-08-05T10:00:00Z,2026-08-04T12:00:00Z,,SEV2\n"  # resolved before created: dropped
+
+
+def _copy_site(site: Path, dst: Path) -> Path:
+    """The published site as it is now, for a cold build to run over (same versions, same compare page)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(site, dst, symlinks=True)
+    return dst
+
+
+def _cold(project: Path, site: Path, monkeypatch, empty: Path):
+    """A build with an empty cache folder of its own."""
+    with monkeypatch.context() as m:
+        m.setenv("FLOWSITE_CACHE_DIR", str(empty))
+        return _build(project, site)[0]
+
+
+@pytest.fixture
+def normalized(monkeypatch) -> list[str]:
+    """Names of the datasets loaded afresh (normalize runs only for datasets not taken from the load cache)."""
+    calls: list[str] = []
+    real = load_mod.normalize
+
+    def spy(name, *args, **kw):
+        calls.append(name)
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(load_mod, "normalize", spy)
+    return calls
+
+
+def _blob(cache_dir: Path, data: bytes) -> Path:
+    d = hashlib.sha256(data).hexdigest()
+    return cache_dir / "blobs" / d[:2] / d
+
+
+def _edit_in_place(path: Path, offset: int, patch: bytes) -> None:
+    """Change bytes of a file in place: same inode, same size, the mtime set back."""
+    st = path.stat()
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(patch)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+
+
+def _can_hard_link(folder: Path) -> bool:
+    folder.mkdir(parents=True, exist_ok=True)
+    a, b = folder / ".probe-a", folder / ".probe-b"
+    a.write_bytes(b"x")
+    try:
+        os.link(a, b)
+    except OSError:
+        return False
+    finally:
+        a.unlink()
+        b.unlink(missing_ok=True)
+    return True
+
+
+# ---- the dataset load cache ------------------------------------------------------------------------------------
+def test_unchanged_datasets_come_from_the_load_cache_with_their_warnings(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch, normalized):
+    """After one dataset file changed, only it is loaded afresh; the site and the data warnings (a dropped
+    row in a cached dataset) are exactly those of a cold build with an empty cache."""
+    _append(sample_project, "incidents.csv", DROPPED_INCIDENT)
+    site = tmp_path / "site"
+    first, _ = _build(sample_project, site)
+    assert sorted(normalized) == DATASETS
+    dropped = [w for w in first.warnings if "row(s) dropped" in w.message and "resolved_at before created_at" in w.message]
+    assert len(dropped) == 1
+
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    cold_site = _copy_site(site, tmp_path / "cold")
+    normalized.clear()
+    result, stages = _build(sample_project, site)
+    assert normalized == ["work_items"]
+    assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+    cold = _cold(sample_project, cold_site, monkeypatch, tmp_path / "empty-cache")
+    assert sorted(normalized[1:]) == DATASETS  # the cold build loaded every dataset
+    assert tree_digest(site) == tree_digest(cold_site)
+    assert result.warnings == cold.warnings == first.warnings
+    assert result.results.figures.equals(cold.results.figures)
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"not an arrow file")
+
+
+def _garbage_same_size(path: Path) -> None:
+    _edit_in_place(path, 0, b"\x00" * path.stat().st_size)
+
+
+def _column_renamed_same_size(path: Path) -> None:
+    """Damage that leaves a readable file: a byte of a column name (as bit rot or a stray write would)."""
+    data = path.read_bytes()
+    assert b"value_stream" in data
+    st = path.stat()
+    path.write_bytes(data.replace(b"value_stream", b"valuE_stream"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("damage", [
+    _garbage,
+    _garbage_same_size,
+    _column_renamed_same_size,
+], ids=lambda f: f.__name__.strip("_"))
+def test_a_damaged_cached_dataset_is_loaded_afresh(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch, normalized, damage):
+    """A damaged cached frame is a miss (a fresh load), never a failed build or different output."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    entries = list((cache_dir / "loads").glob("incidents-*"))
+    assert len(entries) == 1
+    damage(entries[0] / "frame.arrow")
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    cold_site = _copy_site(site, tmp_path / "cold")
+    normalized.clear()
+    _build(sample_project, site)
+    assert sorted(normalized) == ["incidents", "work_items"]
+    _cold(sample_project, cold_site, monkeypatch, tmp_path / "empty-cache")
+    assert tree_digest(site) == tree_digest(cold_site)
+
+
+# ---- drill-down CSV reuse --------------------------------------------------------------------------------------
+def test_drill_down_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """After a one-value-stream change, the kept streams' CSV lines come from the last build's file (only
+    the recomputed streams' rows are written) and every data/*.csv is the cold build's, twice in a row."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    written: dict[str, list[int]] = {}  # drill-down -> rows of each csv_bytes call made for it
+    found: dict[str, bool] = {}
+    caches: list[StreamCache] = []
+    current: list[str] = []
+    real_drill, real_old, real_csv = StreamCache.drill_csv, StreamCache._old_csv, incremental.csv_bytes
+
+    def drill_csv(self, name, df):
+        caches.append(self)
+        written[name] = []
+        current.append(name)
+        try:
+            return real_drill(self, name, df)
+        finally:
+            current.pop()
+
+    def old_csv(self, name):
+        got = real_old(self, name)
+        found[name] = got is not None
+        return got
+
+    def spy_csv(df, **kw):
+        if current:
+            written[current[-1]].append(df.height)
+        return real_csv(df, **kw)
+
+    monkeypatch.setattr(StreamCache, "drill_csv", drill_csv)
+    monkeypatch.setattr(StreamCache, "_old_csv", old_csv)
+    monkeypatch.setattr(incremental, "csv_bytes", spy_csv)
+
+    for item in (PAYMENTS_ITEM, CATALOG_ITEM):
+        _append(sample_project, "work_items.csv", item)
+        written.clear()
+        found.clear()
+        caches.clear()
+        result, stages = _rebuild(sample_project, site, tmp_path)  # asserts the whole site equals a cold build's
+        assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+        kept = caches[0].kept
+        assert kept, "no value stream's rows came from the snapshot"
+        drill = result.results.drilldown
+        assert set(found) == set(written) == set(drill) and all(found.values())
+        for name, df in drill.items():
+            fresh_rows = df.filter(~pl.col("value_stream").is_in(sorted(kept))).height
+            assert sum(written[name]) == fresh_rows < df.height, name  # the kept streams' lines were copied
+            assert all(n < df.height for n in written[name]), name
+        for csv in sorted((site / result.version / "data").glob("*.csv")):
+            assert csv.read_bytes() == (tmp_path / "cold" / result.version / "data" / csv.name).read_bytes(), csv.name
+
+
+# ---- blobs adopted from the published files -------------------------------------------------------------------------
+def test_published_files_are_hard_linked_as_their_blobs(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    """BuildStore.adopt keeps each written file as the blob of its sha256: a hard link, not a second copy."""
+    if not _can_hard_link(tmp_path / "probe"):
+        pytest.skip("the file system has no hard links")
+    site = tmp_path / "site"
+    result, _ = _build(sample_project, site)
+    by_digest: dict[str, set[int]] = {}
+    vdir = site / result.version
+    files = [p for p in sorted(vdir.rglob("*")) if p.is_file() and not p.is_symlink()]
+    assert len(files) == len(result.files)
+    for p in files:
+        by_digest.setdefault(hashlib.sha256(p.read_bytes()).hexdigest(), set()).add(p.stat().st_ino)
+    for digest, inodes in by_digest.items():
+        blob = cache_dir / "blobs" / digest[:2] / digest
+        assert blob.is_file(), digest
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest
+        assert blob.stat().st_ino in inodes, f"blob {digest} is a copy, not a link of the published file"
+
+
+def test_adopt_keeps_an_existing_blob_and_tolerates_a_missing_file(tmp_path: Path, cache_dir: Path):
+    """A second file of the same digest, or a file gone, never replaces or breaks the blob."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes(b"same")
+    b.write_bytes(b"same")
+    digest = hashlib.sha256(b"same").hexdigest()
+    store = BuildStore()
+    store.adopt(a, digest)
+    store.adopt(b, digest)
+    store.adopt(tmp_path / "missing.txt", "00" + digest[2:])
+    blob = cache_dir / "blobs" / digest[:2] / digest
+    assert blob.read_bytes() == b"same" and blob.stat().st_ino == a.stat().st_ino
+    assert not (cache_dir / "blobs" / "00").exists() or not any((cache_dir / "blobs" / "00").iterdir())
+
+
+@pytest.mark.parametrize("rel", [
+    "index.html",
+    "value-streams/mobile-app/index.html",  # a scorecard page the per-value-stream cache reuses
+    "data/incidents.csv",  # its value streams' lines are copied into the next build's CSV
+])
+def test_an_altered_blob_is_a_miss_never_published(sample_project: Path, tmp_path: Path, cache_dir: Path, rel: str):
+    """A blob changed in place (the published file it is linked to, same size, mtime set back) makes the
+    next build miss it: the site ends exactly as the cold build made it."""
+    site = tmp_path / "site"
+    result, _ = _build(sample_project, site)
+    cold = tree_digest(site)
+    published = site / result.version / rel
+    blob = _blob(cache_dir, published.read_bytes())
+    assert blob.is_file()
+    _edit_in_place(blob, blob.stat().st_size - 8, b"TAMPERED")
+    assert tree_digest(site) != cold or not _can_hard_link(tmp_path / "probe")  # the published file is that blob
+    _, stages = _build(sample_project, site)
+    assert not any("site is up to date" in s or "reusing the previous build" in s for s in stages)
+    assert tree_digest(site) == cold
+
+
+# ---- a build that fails while publishing --------------------------------------------------------------------------
+def test_a_failed_publish_leaves_no_staged_cache_folders_and_the_site_intact(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A write that fails after the cache thread staged its folders: they are removed, the published site
+    is untouched, and the next build still ends as a cold build."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    before = tree_digest(site)
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+
+    staged = {"streams": threading.Event(), "builds": threading.Event()}
+    writes: list[Path] = []
+    real_write = build_mod.write_bytes
+
+    def staged_then(event: threading.Event, real):
+        def stage(self, *args):
+            try:
+                return real(self, *args)
+            finally:
+                event.set()
+        return stage
+
+    def failing_write(path: Path, data: bytes) -> None:
+        # Wait (no sleep) until both caches staged their temporary folders, then fail a few files in.
+        assert all(e.wait(60) for e in staged.values())
+        assert list((cache_dir / "streams").glob(".tmp-*")) and list((cache_dir / "builds").glob(".tmp-*"))
+        writes.append(path)
+        if len(writes) == 5:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, data)
+
+    with monkeypatch.context() as m:
+        m.setattr(StreamCache, "stage", staged_then(staged["streams"], StreamCache.stage))
+        m.setattr(BuildStore, "stage", staged_then(staged["builds"], BuildStore.stage))
+        m.setattr(build_mod, "write_bytes", failing_write)
+        with pytest.raises(BuildError, match="No space left on device"):
+            _build(sample_project, site)
+    assert len(writes) == 5
+    assert sorted(str(p.relative_to(cache_dir)) for p in cache_dir.rglob(".tmp-*")) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".flowsite-staging-", ".flowsite-old-"))] == []
+    assert tree_digest(site) == before
+    _rebuild(sample_project, site, tmp_path)
