@@ -226,6 +226,34 @@ def _csv_spans(data: bytes, start: int, runs: list[tuple[str, int, int]]) -> lis
     return out
 
 
+def _assemble(blob: Path, header: bytes, pieces: list) -> bytearray | None:
+    """header + pieces in one buffer: a (first, end) piece is read from `blob` straight into place
+    (one copy, no intermediate file-sized bytes), a bytes piece is copied. None if the blob does
+    not start with the same header or is shorter than the spans say."""
+    total = len(header) + sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in pieces)
+    buf = bytearray(total)
+    view = memoryview(buf)
+    try:
+        with open(blob, "rb") as f:
+            if f.read(len(header)) != header:
+                return None
+            view[:len(header)] = header
+            pos = len(header)
+            for p in pieces:
+                if isinstance(p, tuple):
+                    size = p[1] - p[0]
+                    f.seek(p[0])
+                    if f.readinto(view[pos:pos + size]) != size:
+                        return None
+                else:
+                    size = len(p)
+                    view[pos:pos + size] = p
+                pos += size
+    except OSError:
+        return None
+    return buf
+
+
 def _blocks(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> pl.DataFrame:
     """The kept streams' rows of `old` and every row of `fresh`, in value stream order. Each frame is
     sorted by value stream first, so this is slices of the two laid side by side: no sort, no copy."""
@@ -514,29 +542,35 @@ class StreamCache:
         return parts
 
     # -- drill-down CSVs --
-    def drill_csv(self, name: str, df: pl.DataFrame) -> bytes:
+    def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | bytearray:
         """data/<name>.csv. A value stream whose rows came from the snapshot has the same lines as in
-        the last build's file (a row's CSV line depends on that row alone), so they are copied from
-        it; only the recomputed value streams' rows are written."""
+        the last build's file (a row's CSV line depends on that row alone), so they are read from
+        it straight into place; only the recomputed value streams' rows are written."""
         runs = _runs(df) if df.height else None
         old = self._old_csv(name) if runs is not None and self.kept else None
         header = csv_bytes(df.clear())
-        if old is None or not old[0].startswith(header):
-            data = csv_bytes(df)
-            self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)
-            return data
-        base, spans = old
-        view = memoryview(base)
-        parts: list = [header]
-        out, pos = [], len(header)
-        for vs, start, n in runs:
-            span = spans.get(vs) if vs in self.kept else None
-            chunk = view[span[0]:span[1]] if span is not None else csv_bytes(df.slice(start, n), header=False)
-            out.append((vs, pos, pos + len(chunk)))
-            parts.append(chunk)
-            pos += len(chunk)
-        self.csv_spans[name] = out
-        return b"".join(parts)
+        if old is not None:
+            blob, spans = old
+            # Per value stream block, in order: (first, end) byte of the old file, or new bytes.
+            pieces: list[tuple[int, int] | bytes] = []
+            out, pos = [], len(header)
+            for vs, start, n in runs:
+                span = spans.get(vs) if vs in self.kept else None
+                piece = span if span is not None else csv_bytes(df.slice(start, n), header=False)
+                size = piece[1] - piece[0] if span is not None else len(piece)
+                out.append((vs, pos, pos + size))
+                pos += size
+                if span is not None and pieces and isinstance(pieces[-1], tuple) and pieces[-1][1] == span[0]:
+                    pieces[-1] = (pieces[-1][0], span[1])  # neighbours in the old file: one read
+                else:
+                    pieces.append(piece)
+            data = _assemble(blob, header, pieces)
+            if data is not None:
+                self.csv_spans[name] = out
+                return data
+        data = csv_bytes(df)
+        self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)
+        return data
 
     def _save_csv(self, files: dict[str, bytes], digests: dict[str, str]) -> dict[str, dict]:
         """Where each value stream's lines are in this build's drill-down CSVs, and the blob that holds each."""
@@ -555,7 +589,8 @@ class StreamCache:
                     out[name] = {"digest": digest, "sig": _sig(st), "spans": spans}
         return out
 
-    def _old_csv(self, name: str) -> tuple[bytes, dict[str, tuple[int, int]]] | None:
+    def _old_csv(self, name: str) -> tuple[Path, dict[str, tuple[int, int]]] | None:
+        """The last build's file of a drill-down CSV (its blob) and where each value stream's lines are."""
         entry = (self.snapshot or {}).get("csv", {}).get(name)
         if entry is None or self.root is None:
             return None
@@ -563,15 +598,11 @@ class StreamCache:
         try:
             # A blob is written once under its digest and never into; its stat signature from the
             # snapshot stands for the sha256 (hundreds of MB at scale).
-            st = blob.stat()
-            if _sig(st) != entry["sig"]:
+            if _sig(blob.stat()) != entry["sig"]:
                 return None
-            data = blob.read_bytes()
         except OSError:
             return None
-        if len(data) != entry["sig"][0]:
-            return None
-        return data, {vs: (a, b) for vs, a, b in entry["spans"]}
+        return blob, {vs: (a, b) for vs, a, b in entry["spans"]}
 
     # -- pages --
     def begin_pages(self, config, model, version: str, version_title: str, known_versions: list[dict]) -> None:
