@@ -287,7 +287,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     if older:
         prev = max(older, key=lambda v: sort_key(v.version))
         prev_doc = history.document(prev.version)
-    current_doc = metrics_document(model, results, version, version_title)
+    current_doc = metrics_document(model, results, version, version_title, figures=False)  # data_files writes the figures
     comparison = compare(prev_doc, current_doc, history.earlier(versions, version))
 
     t = time.perf_counter()

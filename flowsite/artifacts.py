@@ -31,11 +31,9 @@ def _num(v: float | None) -> float | None:
     return round(float(v), 6)
 
 
-def metrics_document(model: SiteModel, results: MetricResults, version: str, version_title: str) -> dict:
-    figures = [
-        {"value_stream": vs, "metric": m, "period": p, "value": _num(v), "n": int(n or 0)}
-        for vs, m, p, v, n in results.figures.sort("value_stream", "metric", "period").iter_rows()
-    ]
+def metrics_document(model: SiteModel, results: MetricResults, version: str, version_title: str, *, figures: bool = True) -> dict:
+    """The document of data/metrics.json. `figures=False` leaves out the figure list (hundreds of
+    thousands of entries at scale), which `data_files` then writes straight from the frame."""
     cards = []
     for c in model.scorecards:
         cards.append({
@@ -62,18 +60,51 @@ def metrics_document(model: SiteModel, results: MetricResults, version: str, ver
             "benchmark": model.benchmark_id,
         },
         "scorecards": cards,
-        "figures": figures,
+        **({"figures": _figure_dicts(results)} if figures else {}),
     }
 
 
-def dumps_json(doc: dict) -> bytes:
+def _figure_dicts(results: MetricResults) -> list[dict]:
+    return [
+        {"value_stream": vs, "metric": m, "period": p, "value": _num(v), "n": int(n or 0)}
+        for vs, m, p, v, n in results.figures.sort("value_stream", "metric", "period").iter_rows()
+    ]
+
+
+def _figure_lines(results: MetricResults) -> list[str]:
+    """The JSON of each entry `_figure_dicts` makes, as `dumps_json` writes it, without making the
+    dicts: texts encoded once each (a few hundred distinct), numbers as json writes them."""
+    df = results.figures.sort("value_stream", "metric", "period")
+    memo: dict = {}
+
+    def text(x) -> str:
+        got = memo.get(x)
+        if got is None:
+            got = memo[x] = json.dumps(x, ensure_ascii=False)
+        return got
+
+    cols = [df.get_column(c).to_list() for c in ("value_stream", "metric", "period", "value", "n")]
+    out = []
+    for vs, m, p, v, n in zip(*cols):
+        num = _num(v)
+        out.append(f'{{"metric": {text(m)}, "n": {int(n or 0)}, "period": {text(p)}, "value": {"null" if num is None else float.__repr__(num)}, "value_stream": {text(vs)}}}')
+    return out
+
+
+def dumps_json(doc: dict, encoded: dict[str, list[str]] | None = None) -> bytes:
     """Sorted keys; a top-level list puts one compact element per line (readable, diffable, and
-    written by json's C encoder: indenting every level takes its pure-Python path, seconds at scale)."""
+    written by json's C encoder: indenting every level takes its pure-Python path, seconds at scale).
+    `encoded`: top-level lists given as their elements' JSON already."""
     def one(value) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
 
+    encoded = encoded or {}
     parts = []
-    for key in sorted(doc):
+    for key in sorted(set(doc) | set(encoded)):
+        if key in encoded:
+            lines = encoded[key]
+            parts.append(f" {one(key)}: " + ("[\n  " + ",\n  ".join(lines) + "\n ]" if lines else "[]"))
+            continue
         value = doc[key]
         if isinstance(value, list) and value:
             body = "[\n  " + ",\n  ".join(one(v) for v in value) + "\n ]"
@@ -97,8 +128,9 @@ def data_files(model: SiteModel, results: MetricResults, version: str, version_t
     """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
     caller has already built it; `drill_csv(name, frame)`: makes a drill-down CSV (the incremental
     build copies unchanged value streams' rows from the last build's file)."""
-    document = document if document is not None else metrics_document(model, results, version, version_title)
-    files = {"data/metrics.json": dumps_json(document)}
+    document = document if document is not None else metrics_document(model, results, version, version_title, figures=False)
+    encoded = {"figures": _figure_lines(results)} if "figures" not in document else None
+    files = {"data/metrics.json": dumps_json(document, encoded)}
     files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
     for name, df in sorted(results.drilldown.items()):
         files[f"data/{name}.csv"] = drill_csv(name, df) if drill_csv is not None else csv_bytes(df)

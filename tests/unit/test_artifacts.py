@@ -1,0 +1,42 @@
+"""data/metrics.json: the figure lines written straight from the frame are exactly what json writes
+for the figure entries of the document."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowsite.artifacts import _figure_dicts, _figure_lines, dumps_json
+from flowsite.metrics import MetricResults
+
+TEXT = st.one_of(st.none(), st.text(max_size=12))
+VALUE = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(min_value=-1e9, max_value=1e9), st.integers(-10**6, 10**6).map(float))
+
+
+def _results(rows: list[tuple]) -> MetricResults:
+    frame = pl.DataFrame(rows, schema={"value_stream": pl.String, "metric": pl.String, "period": pl.String, "value": pl.Float64, "n": pl.Int64}, orient="row")
+    # Only `figures` is read; the other fields are not looked at.
+    fields = {f.name: None for f in dataclasses.fields(MetricResults)}
+    return MetricResults(**{**fields, "figures": frame})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT, TEXT, VALUE, st.one_of(st.none(), st.integers(0, 10**9))), max_size=30))
+def test_figure_lines_are_the_json_of_the_figure_entries(rows):
+    results = _results(rows)
+    dicts = _figure_dicts(results)
+    expected = [json.dumps(d, sort_keys=True, ensure_ascii=False, allow_nan=False) for d in dicts]
+    assert _figure_lines(results) == expected
+    assert all(d["value"] is None or math.isfinite(d["value"]) for d in dicts)
+
+
+def test_dumps_json_takes_encoded_lists_in_key_order():
+    doc = {"metadata": {"a": 1}, "scorecards": [{"id": "x"}], "figures": [{"b": 2.5, "a": None}, {"a": "é"}]}
+    lines = [json.dumps(v, sort_keys=True, ensure_ascii=False) for v in doc["figures"]]
+    assert dumps_json({k: v for k, v in doc.items() if k != "figures"}, {"figures": lines}) == dumps_json(doc)
+    empty = {"metadata": {}, "figures": []}
+    assert dumps_json({"metadata": {}}, {"figures": []}) == dumps_json(empty)
