@@ -75,7 +75,11 @@ def _stream_codes(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) 
         codes, names = numbered(wi.get_column("value_stream"))
         ids = wi.get_column("id").hash(7)
         if ids.n_unique() == len(ids):
-            return df.get_column("item_id").hash(7).replace_strict(ids, codes, default=None), names
+            keys = df.get_column("item_id").hash(7)
+            runs = keys.rle().struct.unnest()
+            if runs.height * 2 <= len(keys):  # exports list an item's changes together: look up each run once
+                return runs.get_column("value").replace_strict(ids, codes, default=None).gather(keys.rle_id()), names
+            return keys.replace_strict(ids, codes, default=None), names
         table = pl.DataFrame({"_k": wi.get_column("id"), "c": codes})
         return df.select(pl.col("item_id").alias("_k")).join(table, on="_k", how="left", maintain_order="left").get_column("c"), names
     return None

@@ -76,8 +76,12 @@ def link_tree(src: Path, dst: Path) -> None:
 
 
 def _link_dir(src: str, dst: str) -> None:
-    with contextlib.suppress(FileExistsError):
-        os.makedirs(dst)
+    try:
+        os.mkdir(dst)  # the parent exists but for the top folder: no makedirs walk per folder
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(dst, exist_ok=True)
     with os.scandir(src) as it:
         entries = list(it)
     for e in entries:

@@ -178,6 +178,22 @@ def test_a_value_streams_digest_depends_on_its_own_rows_only(data):
         assert by_item["per"][vs] == alone["per"][vs]
 
 
+@PROPS
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 4)), min_size=1, max_size=40), st.randoms(use_true_random=False))
+def test_status_changes_find_their_value_stream_grouped_or_not(items, rnd):
+    """Status changes listed item by item (looked up once per run) and shuffled (once per row) get the
+    same value stream numbers: their work item's, null for an unknown item."""
+    wi = pl.DataFrame({"id": [f"W-{i}" for i in range(25)], "value_stream": [STREAMS[i % len(STREAMS)] if i % 7 else None for i in range(25)]})
+    grouped = [f"W-{i}" for i, n in items for _ in range(n)]
+    shuffled = list(grouped)
+    rnd.shuffle(shuffled)
+    lookup = dict(zip(wi.get_column("id"), wi.get_column("value_stream")))
+    for ids in (grouped, shuffled):
+        sc = pl.DataFrame({"item_id": ids, "status": ["Done"] * len(ids)})
+        codes, names = incremental._stream_codes("status_changes", sc, {"work_items": wi})
+        assert [None if c is None else names[c] for c in codes.to_list()] == [lookup.get(i) for i in ids]
+
+
 # ---- builds: helpers --------------------------------------------------------------------------------------------
 DATASETS = ["changes", "deployments", "incidents", "kpis", "status_changes", "survey_responses", "work_items"]
 DROPPED_INCIDENT = "INC-99990,catalog,2026-08-05T10:00:00Z,2026-08-04T12:00:00Z,,SEV2\n"  # resolved before created: dropped
