@@ -381,4 +381,3 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
                          model=model, results=results, comparison=comparison, warnings=warnings, timings=timings)
     plugins.collect("on_post_build", config=config, result=result)
     return result
-

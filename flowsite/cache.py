@@ -354,10 +354,13 @@ class BuildStore:
             tmp, self._staged = self._staged, None
             if tmp is None:
                 return
-            (tmp / "index.json").write_text(json.dumps({"files": index, "frames": sorted(frames), "site_states": site_states}, sort_keys=True), encoding="utf-8")
-            if entry.exists():
-                shutil.rmtree(entry, ignore_errors=True)
-            os.replace(tmp, entry)
+            try:
+                (tmp / "index.json").write_text(json.dumps({"files": index, "frames": sorted(frames), "site_states": site_states}, sort_keys=True), encoding="utf-8")
+                if entry.exists():
+                    shutil.rmtree(entry, ignore_errors=True)
+                os.replace(tmp, entry)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)  # nothing left once it became the entry
             self._prune()
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return

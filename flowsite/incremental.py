@@ -735,7 +735,6 @@ class StreamCache:
             if self._staged is None:
                 return
             tmp, sums = self._staged
-            self._staged = None
             index: dict = {"pages": pages, "metrics": None}
             if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
@@ -745,9 +744,12 @@ class StreamCache:
             if entry.exists():
                 shutil.rmtree(entry, ignore_errors=True)
             os.replace(tmp, entry)
+            self._staged = None
             prune_snapshots(self.root)
         except (OSError, TypeError, ValueError, pl.exceptions.PolarsError):
             return
+        finally:
+            self.discard()  # what a failed save staged is not left behind
 
 
 def _empty_like(old: dict) -> StreamParts:
