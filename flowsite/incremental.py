@@ -38,6 +38,7 @@ from .cache import BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_d
 from .artifacts import csv_bytes
 from .metrics import StreamParts
 from .metrics._counts import Count
+from .metrics._frame import stream_blocks
 
 EXCL_SCHEMA = {"metric": pl.String, "reason": pl.String, "value_stream": pl.String, "n": pl.Int64}
 SPEC_LINK = re.compile(rb'data-spec="(?:\.\./)*(charts/[^"/]+\.json)"')
@@ -189,10 +190,7 @@ def _keep(df: pl.DataFrame, streams: set[str]) -> pl.DataFrame:
 def _runs(df: pl.DataFrame) -> list[tuple[str, int, int]] | None:
     """(value stream, first row, row count) of each block of a frame sorted by value stream; None
     when the frame is not in such blocks."""
-    runs, start = [], 0
-    for n, vs in df.get_column("value_stream").rle().struct.unnest().iter_rows():
-        runs.append((vs, start, n))
-        start += n
+    runs = stream_blocks(df)
     names = [vs for vs, _, _ in runs]
     return runs if None not in names and names == sorted(set(names)) else None
 
@@ -417,9 +415,10 @@ class StreamCache:
                 self.fresh_loads[name] = (frame, pickle.dumps((report, list(warnings)), protocol=pickle.HIGHEST_PROTOCOL))
 
     def _load_key(self, config, name: str, spec) -> str | None:
-        from .sources.files import FORMATS, expand
+        from .sources.files import expand
+        from .sources.load import reads_plain_files
 
-        if self.root is None or spec.duckdb or spec.dbt_ref or spec.postgres or not spec.path or (spec.format and spec.format not in set(FORMATS.values())):
+        if self.root is None or not reads_plain_files(spec):
             return None
         try:
             paths = expand(config, spec)

@@ -23,6 +23,7 @@ from .cache import cache_dir
 from .config import Config
 from .errors import BuildError, Problem
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricResults
+from .metrics._frame import stream_blocks
 from .pages import SHORTCODE, Page, expand_shortcodes
 from .scorecard import Figure, Scorecard, SiteModel, Status, format_value
 from .vega_bundle import ASSET, vega_bundle
@@ -200,13 +201,10 @@ class Renderer:
         if wi is None:
             return None
         if self._wi_parts is None:
-            # The drill-down is in value stream blocks (sorted by value stream first): slices, no copies.
-            runs, start = {}, 0
-            for n, vs in wi.get_column("value_stream").rle().struct.unnest().iter_rows():
-                runs.setdefault(vs, []).append((start, n))
-                start += n
-            if all(len(r) == 1 for r in runs.values()):
-                self._wi_parts = {vs: wi.slice(*r[0]) for vs, r in runs.items()}
+            # The drill-down is sorted by value stream first: one slice per value stream, no copies.
+            blocks = stream_blocks(wi)
+            if len({vs for vs, _, _ in blocks}) == len(blocks):
+                self._wi_parts = {vs: wi.slice(start, n) for vs, start, n in blocks}
             else:
                 self._wi_parts = {k[0]: v for k, v in wi.partition_by("value_stream", as_dict=True, maintain_order=True).items()}
         return self._wi_parts.get(vs_id, wi.clear())

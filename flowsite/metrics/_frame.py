@@ -42,6 +42,16 @@ def group_by_period(rows: pl.LazyFrame, ts_col: str, periods: list[Period], peri
     return rows.group_by("value_stream", period_label(ts_col, period, timezone).alias("period")).agg(aggs)
 
 
+def stream_blocks(df: pl.DataFrame) -> list[tuple[str | None, int, int]]:
+    """(value stream, first row, rows) of each run of rows with the same value stream, in row order:
+    in a frame sorted by value stream, one block per value stream (slices of it, no copies)."""
+    blocks, start = [], 0
+    for n, vs in df.get_column("value_stream").rle().struct.unnest().iter_rows():
+        blocks.append((vs, start, n))
+        start += n
+    return blocks
+
+
 def sort_by_stream(df: pl.DataFrame, ts_col: str, tiebreak: str = "id", *, nulls_last: bool = False) -> pl.DataFrame:
     """`df.sort("value_stream", ts_col, tiebreak, nulls_last=nulls_last)`, the same rows in the same order, faster.
 

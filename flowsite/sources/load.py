@@ -31,8 +31,22 @@ def _apply_mapping(raw: RawFrame, spec: SourceSpec) -> RawFrame:
     return RawFrame(frame=frame, origin=raw.origin, timezone=raw.timezone, date_format=raw.date_format)
 
 
+def _is_preset(spec: SourceSpec) -> bool:
+    return bool(spec.format) and spec.format not in set(FORMATS.values())
+
+
+def _is_database(spec: SourceSpec) -> bool:
+    return bool(spec.duckdb or spec.dbt_ref or spec.postgres)
+
+
+def reads_plain_files(spec: SourceSpec) -> bool:
+    """Whether a source is read from its data files alone (CSV, Parquet, JSON): not a database, dbt
+    or an export preset, which may read more than the files its `path` names."""
+    return bool(spec.path) and not _is_preset(spec) and not _is_database(spec)
+
+
 def read_source(config: Config, spec: SourceSpec) -> RawFrame:
-    if spec.format and spec.format not in set(FORMATS.values()):
+    if _is_preset(spec):
         preset = PRESETS.get(spec.format)
         if preset is None:
             from . import presets as _presets
@@ -43,7 +57,7 @@ def read_source(config: Config, spec: SourceSpec) -> RawFrame:
         if preset is None:
             raise SourceError(problems=[Problem(f"unknown format or preset {spec.format!r}", file=str(config.config_file), key=f"sources.{spec.dataset}.format", hint="use csv, parquet, json, ndjson or one of: " + ", ".join(sorted(PRESETS)))])
         return _apply_mapping(preset(config, spec), spec)
-    if spec.duckdb or spec.dbt_ref or spec.postgres:
+    if _is_database(spec):
         from . import database
 
         return _apply_mapping(database.read(config, spec), spec)
