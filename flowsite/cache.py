@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__
 
@@ -316,9 +316,10 @@ class BuildStore:
         except OSError:  # already there, or another file system: `save` writes what is missing
             pass
 
-    def stage(self, state: dict, frames: dict) -> None:
+    def stage(self, state: dict, frames: dict, written: Callable[[Any], Path | None] | None = None) -> None:
         """Write an entry's state and frames into a new folder; `save` completes it. Runs while the
-        site is published."""
+        site is published. `written(frame)`: a file that already holds that frame as Arrow IPC
+        (lz4), linked instead of written again."""
         self._staged = None
         if self.root is None:
             return
@@ -326,7 +327,13 @@ class BuildStore:
             tmp = Path(tempfile.mkdtemp(dir=self.root / "builds" if (self.root / "builds").is_dir() else _mk(self.root / "builds"), prefix=".tmp-"))
             self._staged = tmp
             for name, df in frames.items():
-                df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+                src = written(df) if written is not None else None
+                try:
+                    if src is None:
+                        raise FileNotFoundError
+                    os.link(src, tmp / f"{name}.arrow")
+                except OSError:
+                    df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
             (tmp / "state.pickle").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
             self.discard()

@@ -363,6 +363,7 @@ class StreamCache:
         self.snapshot: dict | None = None
         self.recomputed: list[str] | None = None  # value streams computed this build (None: all)
         self.kept: set[str] = set()  # value streams whose metric rows came from the snapshot
+        self._written: dict[int, tuple[pl.DataFrame, Path]] = {}  # frames `stage` wrote, by identity
         self.csv_spans: dict[str, list[tuple[str, int, int]] | None] = {}  # drill-down CSV: (value stream, start, end) bytes
         self.note = ""
         self.page_context: str | None = None
@@ -594,18 +595,18 @@ class StreamCache:
 
     def _old_csv(self, name: str) -> tuple[Path, dict[str, tuple[int, int]]] | None:
         """The last build's file of a drill-down CSV (its blob) and where each value stream's lines are."""
-        entry = (self.snapshot or {}).get("csv", {}).get(name)
+        entry = (self.snapshot or {}).get("csv", {}).get(name)  # checked by _blob_intact when read
         if entry is None or self.root is None:
             return None
-        blob = self.root / "blobs" / entry["digest"][:2] / entry["digest"]
+        return self.root / "blobs" / entry["digest"][:2] / entry["digest"], {vs: (a, b) for vs, a, b in entry["spans"]}
+
+    def _blob_intact(self, entry: dict) -> bool:
+        """A blob is written once under its digest and never into; its stat signature from the
+        snapshot stands for the sha256 (hundreds of MB at scale)."""
         try:
-            # A blob is written once under its digest and never into; its stat signature from the
-            # snapshot stands for the sha256 (hundreds of MB at scale).
-            if _sig(blob.stat()) != entry["sig"]:
-                return None
-        except OSError:
-            return None
-        return blob, {vs: (a, b) for vs, a, b in entry["spans"]}
+            return _sig((self.root / "blobs" / entry["digest"][:2] / entry["digest"]).stat()) == entry["sig"]
+        except (OSError, KeyError, TypeError):
+            return False
 
     # -- pages --
     def begin_pages(self, config, model, version: str, version_title: str, known_versions: list[dict]) -> None:
@@ -657,7 +658,9 @@ class StreamCache:
             return None
         try:
             index = json.loads(raw)
-            out = {"pages": index.get("pages", {}), "csv": (index.get("metrics") or {}).get("csv", {})}
+            # Drill-down CSV blobs are checked now: publishing links the published files, which
+            # are the same inodes, and that changes their status-change time.
+            out = {"pages": index.get("pages", {}), "csv": {name: c for name, c in ((index.get("metrics") or {}).get("csv") or {}).items() if self._blob_intact(c)}}
             m = index.get("metrics")
             if m is not None:
                 frames = {}
@@ -696,12 +699,19 @@ class StreamCache:
                 for name, df in frames.items():
                     df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
                     sums[name] = _file_digest(tmp / f"{name}.arrow")
+                    self._written[id(df)] = (df, tmp / f"{name}.arrow")
             self._staged = (tmp, sums)
         except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
             self.discard()
 
+    def written_frame(self, df: pl.DataFrame) -> Path | None:
+        """The file `stage` wrote this very frame to (Arrow IPC, lz4), for the whole-build entry to link."""
+        got = self._written.get(id(df))
+        return got[1] if got is not None and got[0] is df else None
+
     def discard(self) -> None:
         """Remove what `stage` wrote (a build that failed before `save`)."""
+        self._written.clear()
         if self._staged is not None:
             shutil.rmtree(self._staged[0], ignore_errors=True)
             self._staged = None

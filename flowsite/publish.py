@@ -24,6 +24,7 @@ import fcntl
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ from .errors import BuildError, Problem
 
 STAGING_PREFIX = ".flowsite-staging-"
 OLD_PREFIX = ".flowsite-old-"
+PRELINK_PREFIX = ".flowsite-prelink-"
 RENAME_EXCHANGE = 2
 
 
@@ -93,6 +95,80 @@ def _link_dir(src: str, dst: str) -> None:
             os.link(e.path, d, follow_symlinks=False)
         except OSError:
             shutil.copy2(e.path, d, follow_symlinks=False)
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """Whether B holds the same names as A, every file a link to the same inode (no stat calls:
+    the inode comes with the folder listing). A hard-linked copy of A passes until A changes."""
+    def walk(x: str, y: str) -> bool:
+        with os.scandir(x) as it:
+            want = {e.name: e for e in it}
+        with os.scandir(y) as it:
+            have = {e.name: e for e in it}
+        if want.keys() != have.keys():
+            return False
+        for name, e in want.items():
+            f = have[name]
+            if e.is_dir(follow_symlinks=False):
+                if not f.is_dir(follow_symlinks=False) or not walk(e.path, f.path):
+                    return False
+            elif f.is_dir(follow_symlinks=False) or e.inode() != f.inode():
+                return False
+        return True
+
+    try:
+        return walk(os.fspath(a), os.fspath(b))
+    except OSError:
+        return False
+
+
+def _tree_job(job: str, *paths: Path) -> subprocess.Popen:
+    """`link_tree` or `remove_tree` in a child process: plain system calls that run beside the
+    build's Python work (a thread would wait for the interpreter lock between every two calls)."""
+    code = "import sys; from pathlib import Path; from flowsite import publish; getattr(publish, sys.argv[1])(*map(Path, sys.argv[2:]))"
+    here = os.fspath(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    return subprocess.Popen([sys.executable, "-c", code, job, *map(os.fspath, paths)], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+class Prelink:
+    """A hard-linked copy of OUT made in a child process while the build renders, so that
+    `transaction` need not make it while holding the lock. It is used only if, under the lock,
+    it still matches OUT entry for entry (`same_tree`); else it is dropped and the copy made there."""
+
+    def __init__(self, out: Path):
+        self.out = out.resolve()
+        self.path = self.out.parent / f"{PRELINK_PREFIX}{self.out.name}-{os.getpid()}"
+        self.proc: subprocess.Popen | None = None
+        try:
+            remove_tree(self.path)
+            self.proc = _tree_job("link_tree", self.out, self.path)
+        except OSError:
+            self.proc = None
+
+    def take(self, staging: Path) -> bool:
+        """Move the copy to STAGING when it is complete and still OUT's; False (and no copy) otherwise."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return False
+        ok = proc.wait() == 0 and same_tree(self.out, self.path)
+        try:
+            if ok:
+                os.rename(self.path, staging)
+                return True
+        except OSError:
+            pass
+        self.discard()
+        return False
+
+    def discard(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        with contextlib.suppress(OSError):
+            remove_tree(self.path)
 
 
 def sync_links(src: Path, dst: Path) -> None:
@@ -210,7 +286,7 @@ def check_output_dir(out: Path, project_dir: Path | None = None, data_dirs: list
         raise BuildError(problems=[Problem("the output folder is not writable", file=str(out), hint="check permissions or choose another --out")])
 
 
-def recover(out: Path) -> None:
+def recover(out: Path, keep: Path | None = None) -> None:
     """Finish or undo a swap that a killed build left half done, and clear stale staging folders.
 
     Call only while holding `lock(out)`: then no other build is using these folders, so every
@@ -224,8 +300,9 @@ def recover(out: Path) -> None:
         # Killed between the two renames of the fallback swap: put the previous site back.
         os.rename(olds[-1], out)
         olds = olds[:-1]
-    for p in olds + sorted(parent.glob(f"{STAGING_PREFIX}{out.name}-*")):
-        remove_tree(p)
+    for p in olds + sorted(parent.glob(f"{STAGING_PREFIX}{out.name}-*")) + sorted(parent.glob(f"{PRELINK_PREFIX}{out.name}-*")):
+        if p != keep:  # this build's own linked copy (see Prelink)
+            remove_tree(p)
 
 
 @contextlib.contextmanager
@@ -279,43 +356,48 @@ def read_state(out: Path, *names: str) -> dict[str, bytes | None]:
 
 @contextlib.contextmanager
 def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping[str, bytes | None] | None = None,
-                after: Callable[[], None] | None = None) -> Iterator[Path]:
+                after: Callable[[], None] | None = None, meanwhile: Callable[[], None] | None = None,
+                prelink: Prelink | None = None) -> Iterator[Path]:
     """Yield a staging folder holding a copy of OUT; on success it becomes OUT atomically.
 
     `expect`: files of OUT as the caller read them before the lock; if another build changed any
     of them meanwhile, fail rather than publish a site built from a stale view.
-    `after`: called once the new site is in place, still holding the lock (to record what was
-    published); its errors are ignored, the site is already published.
+    `meanwhile`: called once the new site is in place, while a child process removes the
+    replaced one; its errors are raised after `after` has run.
+    `after`: called once the new site is in place and the replaced one removed (unlinking changes
+    the status-change time of files it shares with the new one), still holding the lock (to record
+    what was published); its errors are ignored, the site is already published.
+    `prelink`: a linked copy of OUT made meanwhile, used as the staging folder if still OUT's.
     """
     out = out.resolve()
     with lock(out, wait_seconds):
         try:
-            recover(out)
+            recover(out, keep=prelink.path if prelink is not None else None)
             changed = _changed(out, expect or {})
             if changed:
                 raise BuildError(problems=[Problem(f"another build published to this output folder while this one was running ({', '.join(changed)} changed); nothing was written", file=str(out), hint="run the build again")])
             staging = out.parent / f"{STAGING_PREFIX}{out.name}-{os.getpid()}"
             remove_tree(staging)
-            if out.exists():
-                link_tree(out, staging)
-            else:
+            if not out.exists():
                 staging.mkdir(parents=True)
+            elif prelink is None or not prelink.take(staging):
+                link_tree(out, staging)
         except OSError as exc:
             raise BuildError(problems=[Problem(f"cannot prepare the output folder: {exc.strerror or exc}", file=str(out))]) from None
         pause_point("staged")
         try:
             yield staging
             pause_point("written")
+            replaced = None
             if out.exists():
                 if _exchange(staging, out):
                     pause_point("swapped")
-                    remove_tree(staging)  # now holds the previous site
+                    replaced = staging  # now holds the previous site
                 else:
-                    old = out.parent / f"{OLD_PREFIX}{out.name}-{os.getpid()}"
-                    os.rename(out, old)
+                    replaced = out.parent / f"{OLD_PREFIX}{out.name}-{os.getpid()}"
+                    os.rename(out, replaced)
                     pause_point("half-swapped")
                     os.rename(staging, out)
-                    remove_tree(old)
             else:
                 os.rename(staging, out)
         except BaseException as exc:
@@ -324,6 +406,28 @@ def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping
             if isinstance(exc, OSError):
                 raise BuildError(problems=[Problem(f"cannot write the output folder: {exc.strerror or exc}", file=str(exc.filename or out))]) from None
             raise
+        failed: BaseException | None = None
+        if replaced is not None:
+            remover = None
+            if meanwhile is not None:
+                with contextlib.suppress(OSError):
+                    remover = _tree_job("remove_tree", replaced)
+            try:
+                if meanwhile is not None:
+                    meanwhile()
+            except BaseException as exc:
+                failed = exc
+            if remover is not None:
+                remover.wait()
+            with contextlib.suppress(OSError):  # a leftover is cleared by the next build's recover()
+                remove_tree(replaced)  # whatever the child left (all of it if it could not start)
+        elif meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException as exc:
+                failed = exc
         if after is not None:
             with contextlib.suppress(Exception):
                 after()
+        if failed is not None:
+            raise failed

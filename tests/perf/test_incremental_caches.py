@@ -442,9 +442,9 @@ def test_a_failed_publish_leaves_no_staged_cache_folders_and_the_site_intact(sam
     real_write = build_mod.write_bytes
 
     def staged_then(event: threading.Event, real):
-        def stage(self, *args):
+        def stage(self, *args, **kwargs):
             try:
-                return real(self, *args)
+                return real(self, *args, **kwargs)
             finally:
                 event.set()
         return stage
