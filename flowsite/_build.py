@@ -216,7 +216,7 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
     pages = load_pages(config.pages_dir, allow_html=config.markdown_html, shown_root=config.project_dir)
     known = [v.to_json() for v in versions.sorted().items]
     if streams is not None:
-        streams.begin_pages(config, model, version, version_title, known)
+        streams.begin_pages(config, model, results, version, version_title, known)
     files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
     if streams is not None and streams.reused_pages:
         progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
@@ -417,6 +417,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     except BaseException:
         _abandon(prelink, saver, streams, store)
         raise
+    if prelink is not None:
+        prelink.discard()  # left unused when OUT went away meanwhile; a no-op once taken
     flush_digests()
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0

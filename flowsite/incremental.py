@@ -30,7 +30,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import polars as pl
 
@@ -86,6 +86,13 @@ def _stream_codes(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) 
     return None
 
 
+def _group_digests(keys: pl.Series, h: pl.Series) -> list[tuple[Any, str, int]]:
+    """(key, digest of the row hashes `h` of its rows in order, rows) per distinct key."""
+    grouped = pl.DataFrame({"k": keys, "h": h}).group_by("k").agg(pl.col("h"))
+    rows = grouped.select("k", pl.col("h").hash(11).alias("a"), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows()
+    return [(k, f"{a:016x}{b:016x}:{n}", n) for k, a, b, n in rows]
+
+
 def dataset_digests(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> dict:
     """{"per": {value stream: digest of its rows}, "glob": digest of the rows of no value stream
     (or None), "sizes": {value stream: rows}} of one dataset."""
@@ -98,9 +105,7 @@ def dataset_digests(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]
         out["glob"] = _list_digest(h)
         return out
     codes, names = got
-    grouped = pl.DataFrame({"vs": codes, "h": h}).group_by("vs").agg(pl.col("h"))
-    for code, a, b, n in grouped.select("vs", pl.col("h").hash(11), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows():
-        d = f"{a:016x}{b:016x}:{n}"
+    for code, d, n in _group_digests(codes, h):
         if code is None:
             out["glob"] = d
         else:
@@ -367,6 +372,8 @@ class StreamCache:
         self.csv_spans: dict[str, list[tuple[str, int, int]] | None] = {}  # drill-down CSV: (value stream, start, end) bytes
         self.note = ""
         self.page_context: str | None = None
+        self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
+        self._page_pack: tuple | bool | None = None  # see _pack
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
@@ -576,6 +583,22 @@ class StreamCache:
         self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)
         return data
 
+    def _write_pack(self, path: Path, pages: dict[str, dict], files: dict[str, bytes], digests: dict[str, str]) -> dict | None:
+        """Every file of the pages to keep, each blob once, in one file; what `_pack` reads."""
+        by_digest: dict[str, bytes] = {}
+        for entry in pages.values():
+            for rel, digest in entry["files"].items():
+                data = files.get(rel)
+                if data is not None and (digests.get(rel) or hashlib.sha256(data).hexdigest()) == digest:
+                    by_digest.setdefault(digest, data)
+        spans, at = [], 0
+        for digest, data in sorted(by_digest.items()):
+            spans.append([digest, at, len(data)])
+            at += len(data)
+        blob = b"".join(by_digest[d] for d, _, _ in spans)
+        path.write_bytes(blob)
+        return {"sha256": hashlib.sha256(blob).hexdigest(), "spans": spans}
+
     def _save_csv(self, files: dict[str, bytes], digests: dict[str, str]) -> dict[str, dict]:
         """Where each value stream's lines are in this build's drill-down CSVs, and the blob that holds each."""
         out = {}
@@ -609,7 +632,7 @@ class StreamCache:
             return False
 
     # -- pages --
-    def begin_pages(self, config, model, version: str, version_title: str, known_versions: list[dict]) -> None:
+    def begin_pages(self, config, model, results, version: str, version_title: str, known_versions: list[dict]) -> None:
         """Pages are reused only with the built-in templates (a project's own may show anything on a scorecard page)."""
         if self.context is None or (config.theme_dir is not None and (config.theme_dir / "templates").exists()):
             return
@@ -618,14 +641,20 @@ class StreamCache:
         # (the version menu is filled in the browser): then a new version elsewhere keeps the pages.
         templates = Path(__file__).parent / "themes" / "default" / "templates"
         shown = any("known_versions" in t.read_text(encoding="utf-8") for t in templates.glob("*.html"))
-        self.page_context = _digest(self.context, version, version_title, json.dumps(known_versions if shown else None, sort_keys=True, default=str), repr(site))
+        # A scorecard is made from its value stream's figure rows, the config and the context (the
+        # first timestamp of each dataset included, which another value stream can move): those
+        # stand for the scorecard in its page's key (its repr was a tenth of a rebuild at scale).
+        starts = json.dumps({k: v.isoformat() for k, v in sorted(results.data_start.items())})
+        self.page_context = _digest(self.context, version, version_title, json.dumps(known_versions if shown else None, sort_keys=True, default=str), repr(site), starts)
+        f = results.figures
+        self.figure_digests = {vs: d for vs, d, _ in _group_digests(f.get_column("value_stream"), f.hash_rows(seed=0))}
 
     def _page_key(self, card, narrative: list[dict]) -> str | None:
         if self.page_context is None or card.id not in self.digests:
             return None
         key = self.page_keys.get(card.id)
         if key is None:
-            key = self.page_keys[card.id] = _digest(self.page_context, self.digests[card.id], repr(card), json.dumps(narrative, sort_keys=True))
+            key = self.page_keys[card.id] = _digest(self.page_context, self.digests[card.id], self.figure_digests.get(card.id, ""), card.id, json.dumps(narrative, sort_keys=True))
         return key
 
     def lookup(self, card, narrative: list[dict]) -> dict[str, bytes] | None:
@@ -635,13 +664,29 @@ class StreamCache:
         if key is None or self.root is None or entry is None or entry.get("key") != key:
             return None
         files = {}
+        pack = self._pack()
         for rel, digest in entry["files"].items():
-            data = _read(self.root / "blobs" / digest[:2] / digest)
-            if data is None or hashlib.sha256(data).hexdigest() != digest:
-                return None
+            span = pack[1].get(digest) if pack is not None else None
+            if span is not None:
+                data = pack[0][span[0]:span[0] + span[1]].tobytes()  # the pack's sha256 was checked
+            else:
+                data = _read(self.root / "blobs" / digest[:2] / digest)
+                if data is None or hashlib.sha256(data).hexdigest() != digest:
+                    return None
             files[rel] = data
         self.reused_pages[card.id] = entry["files"]
         return files
+
+    def _pack(self) -> tuple[memoryview, dict[str, tuple[int, int]]] | None:
+        """The last build's scorecard pages and chart specs in one file (one read instead of
+        thousands), with where each blob is in it; None when missing or damaged."""
+        if self._page_pack is None:
+            self._page_pack = False
+            info = (self.snapshot or {}).get("pack")
+            data = _read(self.root / "streams" / self.context / "pages.pack") if info and self.root is not None and self.context else None
+            if data is not None and hashlib.sha256(data).hexdigest() == info.get("sha256"):
+                self._page_pack = (memoryview(data), {d: (a, n) for d, a, n in info["spans"]})
+        return self._page_pack or None
 
     def rendered(self, card, narrative: list[dict], path: str, added: list[str]) -> None:
         """A scorecard page rendered afresh, with the files its rendering added (saved once final)."""
@@ -660,7 +705,7 @@ class StreamCache:
             index = json.loads(raw)
             # Drill-down CSV blobs are checked now: publishing links the published files, which
             # are the same inodes, and that changes their status-change time.
-            out = {"pages": index.get("pages", {}), "csv": {name: c for name, c in ((index.get("metrics") or {}).get("csv") or {}).items() if self._blob_intact(c)}}
+            out = {"pages": index.get("pages", {}), "pack": index.get("pack"), "csv": {name: c for name, c in ((index.get("metrics") or {}).get("csv") or {}).items() if self._blob_intact(c)}}
             m = index.get("metrics")
             if m is not None:
                 frames = {}
@@ -744,7 +789,7 @@ class StreamCache:
             if self._staged is None:
                 return
             tmp, sums = self._staged
-            index: dict = {"pages": pages, "metrics": None}
+            index: dict = {"pages": pages, "metrics": None, "pack": self._write_pack(tmp / "pages.pack", pages, files, digests)}
             if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
                 index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests)}

@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import glob
 import os
 import shutil
 import signal
@@ -286,6 +287,11 @@ def check_output_dir(out: Path, project_dir: Path | None = None, data_dirs: list
         raise BuildError(problems=[Problem("the output folder is not writable", file=str(out), hint="check permissions or choose another --out")])
 
 
+def _ours(parent: Path, prefix: str, name: str) -> list[Path]:
+    """PARENT's folders PREFIX + NAME + "-<pid>": not those of a sibling output whose name starts with NAME."""
+    return sorted(p for p in parent.glob(f"{glob.escape(prefix + name)}-*") if p.name[len(prefix) + len(name) + 1:].isdigit())
+
+
 def recover(out: Path, keep: Path | None = None) -> None:
     """Finish or undo a swap that a killed build left half done, and clear stale staging folders.
 
@@ -295,12 +301,12 @@ def recover(out: Path, keep: Path | None = None) -> None:
     parent = out.parent
     if not parent.exists():
         return
-    olds = sorted(parent.glob(f"{OLD_PREFIX}{out.name}-*"))
+    olds = _ours(parent, OLD_PREFIX, out.name)
     if not out.exists() and olds:
         # Killed between the two renames of the fallback swap: put the previous site back.
         os.rename(olds[-1], out)
         olds = olds[:-1]
-    for p in olds + sorted(parent.glob(f"{STAGING_PREFIX}{out.name}-*")) + sorted(parent.glob(f"{PRELINK_PREFIX}{out.name}-*")):
+    for p in olds + _ours(parent, STAGING_PREFIX, out.name) + _ours(parent, PRELINK_PREFIX, out.name):
         if p != keep:  # this build's own linked copy (see Prelink)
             remove_tree(p)
 

@@ -88,7 +88,7 @@ def test_a_change_that_moves_as_of_computes_everything_and_is_identical(sample_p
     assert "metrics: computed in full" in stages and not any("reused" in s for s in stages)
 
 
-@pytest.mark.parametrize("damage", ["arrow", "index", "blobs", "missing"])
+@pytest.mark.parametrize("damage", ["arrow", "index", "blobs", "pack", "pack+blobs", "missing"])
 def test_a_damaged_stream_cache_costs_only_time(sample_project: Path, tmp_path: Path, cache_dir: Path, damage: str):
     site = tmp_path / "site"
     _build(sample_project, site)
@@ -106,16 +106,21 @@ def test_a_damaged_stream_cache_costs_only_time(sample_project: Path, tmp_path: 
         elif damage == "missing":
             for f in snap.glob("*.arrow"):
                 f.unlink()
-    if damage == "blobs":
+        if "pack" in damage:
+            data = bytearray((snap / "pages.pack").read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            (snap / "pages.pack").write_bytes(bytes(data))
+    if "blobs" in damage:
         for blob in (cache_dir / "blobs").rglob("*"):
             if blob.is_file():
                 blob.write_bytes(b"damaged")
-    result, stages = _rebuild(sample_project, site, tmp_path)
-    if damage == "blobs":
+    result, stages = _rebuild(sample_project, site, tmp_path)  # asserts the whole site equals a cold build's
+    if damage in ("blobs", "pack", "pack+blobs"):
         assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
     else:
         assert "metrics: computed in full" in stages
-    assert not any("reused" in s for s in stages)
+    # Unchanged pages come from the pages' pack, else from their blobs; both damaged, none is reused.
+    assert any("reused" in s for s in stages) == (damage in ("blobs", "pack"))
 
 
 def test_a_stream_added_and_one_removed_from_the_config(sample_project: Path, tmp_path: Path, cache_dir: Path):
