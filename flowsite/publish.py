@@ -1,7 +1,9 @@
 """Atomic publishing of the output folder.
 
 A build works in a staging folder beside OUT that starts as a hard-linked copy of OUT, writes only
-new files there (never into a linked file), and swaps it into place when complete. A failed, killed
+new files there (never into a linked file), and swaps it into place when complete. The copy can be
+made beforehand by a child process while the build renders (`Prelink`); under the lock it is used
+only if it still matches OUT entry for entry. A failed, killed
 or concurrent build leaves OUT exactly as it was. Files are written through `write_bytes`, which
 unlinks first, so a hard link shared with the published site is never modified in place.
 
