@@ -373,7 +373,8 @@ class StreamCache:
         self.note = ""
         self.page_context: str | None = None
         self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
-        self._page_pack: tuple | bool | None = None  # see _pack
+        self._packs: dict[str, tuple | None] = {}  # see _pack
+        self.fragments: dict[str, str] = {}  # key -> html of the rows this build used (see fragment_key)
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
@@ -583,21 +584,15 @@ class StreamCache:
         self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)
         return data
 
-    def _write_pack(self, path: Path, pages: dict[str, dict], files: dict[str, bytes], digests: dict[str, str]) -> dict | None:
-        """Every file of the pages to keep, each blob once, in one file; what `_pack` reads."""
+    def _page_blobs(self, pages: dict[str, dict], files: dict[str, bytes], digests: dict[str, str]) -> dict[str, bytes]:
+        """Every file of the pages to keep, by digest (each blob once): the pages' pack."""
         by_digest: dict[str, bytes] = {}
         for entry in pages.values():
             for rel, digest in entry["files"].items():
                 data = files.get(rel)
                 if data is not None and (digests.get(rel) or hashlib.sha256(data).hexdigest()) == digest:
                     by_digest.setdefault(digest, data)
-        spans, at = [], 0
-        for digest, data in sorted(by_digest.items()):
-            spans.append([digest, at, len(data)])
-            at += len(data)
-        blob = b"".join(by_digest[d] for d, _, _ in spans)
-        path.write_bytes(blob)
-        return {"sha256": hashlib.sha256(blob).hexdigest(), "spans": spans}
+        return by_digest
 
     def _save_csv(self, files: dict[str, bytes], digests: dict[str, str]) -> dict[str, dict]:
         """Where each value stream's lines are in this build's drill-down CSVs, and the blob that holds each."""
@@ -664,7 +659,7 @@ class StreamCache:
         if key is None or self.root is None or entry is None or entry.get("key") != key:
             return None
         files = {}
-        pack = self._pack()
+        pack = self._pack("pages")
         for rel, digest in entry["files"].items():
             span = pack[1].get(digest) if pack is not None else None
             if span is not None:
@@ -677,16 +672,34 @@ class StreamCache:
         self.reused_pages[card.id] = entry["files"]
         return files
 
-    def _pack(self) -> tuple[memoryview, dict[str, tuple[int, int]]] | None:
-        """The last build's scorecard pages and chart specs in one file (one read instead of
-        thousands), with where each blob is in it; None when missing or damaged."""
-        if self._page_pack is None:
-            self._page_pack = False
-            info = (self.snapshot or {}).get("pack")
-            data = _read(self.root / "streams" / self.context / "pages.pack") if info and self.root is not None and self.context else None
-            if data is not None and hashlib.sha256(data).hexdigest() == info.get("sha256"):
-                self._page_pack = (memoryview(data), {d: (a, n) for d, a, n in info["spans"]})
-        return self._page_pack or None
+    def _pack(self, name: str) -> tuple[memoryview, dict[str, tuple[int, int]]] | None:
+        """A pack of the last build's snapshot (`pages`: its kept pages' files by digest;
+        `fragments`: its value streams' rows of the pages that span them, by key) and where each
+        item is in it: one read instead of thousands. None when missing or damaged."""
+        if name not in self._packs:
+            self._packs[name] = None
+            info = (self.snapshot or {}).get("packs", {}).get(name)
+            data = _read(self.root / "streams" / self.context / f"{name}.pack") if info and self.root is not None and self.context else None
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                if data is not None and hashlib.sha256(data).hexdigest() == info["sha256"]:
+                    self._packs[name] = (memoryview(data), {k: (a, n) for k, a, n in info["spans"]})
+        return self._packs[name]
+
+    # -- rows of the pages that span value streams --
+    def fragment_key(self, card, narrative: list[dict], name: str, parts: list) -> str | None:
+        """The key of one value stream's piece of a page that spans value streams: its scorecard
+        page's key (which stands for the scorecard) and what else the piece is made from."""
+        page = self._page_key(card, narrative)
+        return None if page is None else f"{page} {name} {json.dumps(parts)}"
+
+    def fragment(self, key: str) -> str | None:
+        pack = self._pack("fragments")
+        span = pack[1].get(key) if pack is not None else None
+        if span is None:
+            return None
+        text = pack[0][span[0]:span[0] + span[1]].tobytes().decode("utf-8")
+        self.fragments[key] = text
+        return text
 
     def rendered(self, card, narrative: list[dict], path: str, added: list[str]) -> None:
         """A scorecard page rendered afresh, with the files its rendering added (saved once final)."""
@@ -705,7 +718,7 @@ class StreamCache:
             index = json.loads(raw)
             # Drill-down CSV blobs are checked now: publishing links the published files, which
             # are the same inodes, and that changes their status-change time.
-            out = {"pages": index.get("pages", {}), "pack": index.get("pack"), "csv": {name: c for name, c in ((index.get("metrics") or {}).get("csv") or {}).items() if self._blob_intact(c)}}
+            out = {"pages": index.get("pages", {}), "packs": index.get("packs") or {}, "csv": {name: c for name, c in ((index.get("metrics") or {}).get("csv") or {}).items() if self._blob_intact(c)}}
             m = index.get("metrics")
             if m is not None:
                 frames = {}
@@ -789,7 +802,8 @@ class StreamCache:
             if self._staged is None:
                 return
             tmp, sums = self._staged
-            index: dict = {"pages": pages, "metrics": None, "pack": self._write_pack(tmp / "pages.pack", pages, files, digests)}
+            packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()}}
+            index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
                 index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests)}
@@ -804,6 +818,17 @@ class StreamCache:
             return
         finally:
             self.discard()  # what a failed save staged is not left behind
+
+
+def _write_pack(path: Path, items: dict[str, bytes]) -> dict:
+    """Items one after the other in one file, with the sha256 of the whole and where each item is."""
+    spans, at = [], 0
+    for key, data in sorted(items.items()):
+        spans.append([key, at, len(data)])
+        at += len(data)
+    blob = b"".join(items[k] for k, _, _ in spans)
+    path.write_bytes(blob)
+    return {"sha256": hashlib.sha256(blob).hexdigest(), "spans": spans}
 
 
 def _empty_like(old: dict) -> StreamParts:

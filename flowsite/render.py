@@ -22,7 +22,7 @@ from . import __version__, charts, plugins
 from .cache import cache_dir
 from .config import Config
 from .errors import BuildError, Problem
-from .metrics import CATALOGUE, GROUPS, WINDOW, MetricResults
+from .metrics import CATALOGUE, GROUPS, WINDOW, MetricDef, MetricResults
 from .metrics._frame import stream_blocks
 from .pages import SHORTCODE, Page, expand_shortcodes
 from .scorecard import Figure, Scorecard, SiteModel, Status, format_value
@@ -108,6 +108,9 @@ class Renderer:
         self.svg = charts.ChartRenderer()
         self._wi_parts: dict[str, pl.DataFrame] | None = None
         self.reuse = None  # incremental.StreamCache: scorecard pages of unchanged value streams
+        self._rows = None  # the macros of _rows.html
+        self._narratives: dict[str, list[dict]] = {}
+        self._plain: list[tuple[str, str]] | None = None  # each page's text without tags, and lower-cased
 
     # ---- helpers -------------------------------------------------------------------------
     def chart(self, spec: charts.Spec, root: str) -> Markup:
@@ -142,10 +145,33 @@ class Renderer:
             site=self.model, config=self.config, version=self.version, version_title=self.version_title, root=root, path=path,
             pages=self.pages, flowsite_version=__version__, csp=CSP, known_versions=self.known_versions,
             canonical=(self.config.base_url.rstrip("/") + f"/{self.version}/" + path.removesuffix("index.html")) if self.config.base_url else None,
-            sparkline=self.sparkline, **ctx,
+            sparkline=self.sparkline, metric_rows=self.metric_rows, overview_cards=self.overview_cards, **ctx,
         )
         html = tpl.render(**plugins.chain("on_page_context", context, config=self.config, template=template, path=path))
         self.files[path] = html.encode("utf-8")
+
+    # One value stream's rows of the pages that span value streams are macros of `_rows.html`;
+    # when `reuse` keeps the value stream's scorecard page, its rows come from the last build too.
+    def metric_rows(self, rows: list[tuple[Scorecard, Figure]], mdef: MetricDef, root: str, benchmark: str) -> Markup:
+        return Markup("".join(self._piece("metric_row", card, [fig.metric, mdef.id, root, benchmark], fig, mdef, root, benchmark) for card, fig in rows))
+
+    def overview_cards(self, cards: list[Scorecard], benchmark: str, sparkline) -> Markup:
+        return Markup("".join(self._piece("overview_card", card, [i, benchmark], i, benchmark, sparkline) for i, card in enumerate(cards, 1)))
+
+    def _piece(self, name: str, card: Scorecard, parts: list, *args: Any) -> str:
+        """The macro NAME of `_rows.html` for CARD; PARTS: what else than the scorecard it is made from."""
+        key = None
+        if self.reuse is not None:
+            key = self.reuse.fragment_key(card, self.narrative(card), name, parts)
+            got = self.reuse.fragment(key) if key is not None else None
+            if got is not None:
+                return got
+        if self._rows is None:
+            self._rows = self.env.get_template("_rows.html").module
+        html = str(getattr(self._rows, name)(card, *args))
+        if key is not None:
+            self.reuse.fragments[key] = html
+        return html
 
     def sparkline(self, fig: Figure) -> Markup:
         values = [p.value for p in fig.trend]
@@ -282,11 +308,22 @@ class Renderer:
 
     def narrative(self, card: Scorecard) -> list[dict]:
         """Pages that embed one of this value stream's figures or name it, with the first such paragraph."""
-        code = re.compile(r"\[\[(?:figure|chart)\s+" + re.escape(card.id) + r"\s")
-        name = re.compile(r"\b" + re.escape(card.name) + r"\b", re.I)
+        got = self._narratives.get(card.id)
+        if got is None:
+            got = self._narratives[card.id] = self._narrative(card)
+        return got
+
+    def _narrative(self, card: Scorecard) -> list[dict]:
+        if self._plain is None:
+            self._plain = [(text, text.lower()) for text in (re.sub(r"<[^>]+>", " ", page.body) for page in self.pages)]
         out = []
-        for page in self.pages:
-            if not (code.search(page.body) or name.search(re.sub(r"<[^>]+>", " ", page.body))):
+        for page, (plain, lowered) in zip(self.pages, self._plain):
+            # Containment first: compiling two patterns per value stream was most of this at 500 of them.
+            if card.id not in page.body and card.name.isascii() and card.name.lower() not in lowered:
+                continue
+            code = re.compile(r"\[\[(?:figure|chart)\s+" + re.escape(card.id) + r"\s")
+            name = re.compile(r"\b" + re.escape(card.name) + r"\b", re.I)
+            if not (code.search(page.body) or name.search(plain)):
                 continue
             excerpt = ""
             for para in re.findall(r"<p>(.*?)</p>", page.body, re.S):

@@ -469,3 +469,45 @@ def test_a_failed_publish_leaves_no_staged_cache_folders_and_the_site_intact(sam
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".flowsite-staging-", ".flowsite-old-"))] == []
     assert tree_digest(site) == before
     _rebuild(sample_project, site, tmp_path)
+
+
+def test_the_rows_of_kept_value_streams_on_the_metric_pages_and_overview_come_from_the_last_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """Only the changed value stream's rows of the pages that span value streams are rendered again;
+    the others' come from the snapshot's fragment pack, and the site is the cold build's."""
+    from flowsite.render import Renderer
+
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    rendered: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
+    real_piece, real_lookup = Renderer._piece, StreamCache.fragment
+    current: list[tuple[str, str]] = []
+
+    def piece(self, name, card, *args):
+        current.append((name, card.id))
+        try:
+            return real_piece(self, name, card, *args)
+        finally:
+            current.pop()
+
+    def lookup(self, key):
+        got = real_lookup(self, key)
+        (kept if got is not None else rendered).append(current[-1])
+        return got
+
+    monkeypatch.setattr(Renderer, "_piece", piece)
+    monkeypatch.setattr(StreamCache, "fragment", lookup)
+    _rebuild(sample_project, site, tmp_path)  # asserts the whole site equals a cold build's
+    assert {vs for _, vs in rendered} == {"payments"}
+    assert {name for name, _ in kept} == {"metric_row", "overview_card"}
+    assert "payments" not in {vs for _, vs in kept} and len({vs for _, vs in kept}) == 4
+
+    # A damaged pack is a miss: every row is rendered, the site is still the cold build's.
+    for pack in (cache_dir / "streams").glob("*/fragments.pack"):
+        pack.write_bytes(b"damaged" + pack.read_bytes()[7:])
+    _append(sample_project, "work_items.csv", CATALOG_ITEM)
+    kept.clear()
+    rendered.clear()
+    _rebuild(sample_project, site, tmp_path)
+    assert kept == [] and {vs for _, vs in rendered} >= {"catalog", "payments"}
