@@ -315,7 +315,7 @@ class Renderer:
 
     def _narrative(self, card: Scorecard) -> list[dict]:
         if self._plain is None:
-            self._plain = [(text, text.lower()) for text in (re.sub(r"<[^>]+>", " ", page.body) for page in self.pages)]
+            self._plain = [(text, text.translate(_CASELESS_ASCII).lower()) for text in (re.sub(r"<[^>]+>", " ", page.body) for page in self.pages)]
         out = []
         for page, (plain, lowered) in zip(self.pages, self._plain):
             # Containment first: compiling two patterns per value stream was most of this at 500 of them.
@@ -350,6 +350,11 @@ class Renderer:
             return str(Markup('<span class="inline-figure status-{}"><strong>{}</strong> <span class="muted">({}, n = {})</span></span>').format(fig.status.value, fig.display, fig.period, fig.n))
         spec = charts.trend_spec(fig, card.name)
         return str(self.chart(spec, root))
+
+
+# The letters a case-insensitive pattern matches to an ASCII one (İ ı ſ K): mapped before lower-casing,
+# so that an ASCII name's containment in the lower-cased text is necessary for a match.
+_CASELESS_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
 def _find_figure(card: Scorecard, metric: str) -> Figure | None:
