@@ -30,7 +30,7 @@ from .metrics import MetricResults, compute_metrics
 from .pages import load_pages
 from .history import History, manifest_bytes, write_archive
 from .publish import Prelink, check_output_dir, fs_now, lock, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
-from .render import load_theme, render_root, render_version
+from .render import Theme, load_theme, render_root, render_version
 from .scorecard import SiteModel, build_scorecards
 from .sources import Datasets, load_sources
 from .versioning import Versions, sort_key, validate_name
@@ -210,7 +210,7 @@ def _abandon(prelink: Prelink | None, saver: threading.Thread | None, streams: S
 
 
 def _render_files(config: Config, model: SiteModel, results: MetricResults, version: str, version_title: str, versions: Versions,
-                  comparison: Comparison, current_doc: dict, streams: StreamCache | None, progress: Progress) -> tuple[dict[str, bytes], object, dict[str, str]]:
+                  comparison: Comparison, current_doc: dict, streams: StreamCache | None, progress: Progress) -> tuple[dict[str, bytes], Theme, dict[str, str]]:
     """Every file of the version folder, with its sha256 (and the theme it was rendered with)."""
     progress("render", f"rendering {len(model.scorecards)} scorecards")
     pages = load_pages(config.pages_dir, allow_html=config.markdown_html, shown_root=config.project_dir)
@@ -370,29 +370,25 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         progress("write", f"writing {len(files)} files to {out_dir}")
         for rel in files:
             safe_relpath(rel)  # names made from data must never leave the version folder
-    except BaseException:
-        _abandon(prelink, saver, streams, store)
-        raise
-    published: dict = {}
+        published: dict = {}
 
-    def record_site() -> None:
-        # After the replaced site is gone: the drill-down blobs the snapshot signs are published files.
-        if streams is not None:
-            streams.save(files, digests)
-        if store is not None:
-            store.save_site_record(out_dir, {"key": key, "sigs": _site_sigs(out_dir), "digests": {f"{version}/{rel}": d for rel, d in digests.items()},
-                                             "result": published})
+        def record_site() -> None:
+            # After the replaced site is gone: the drill-down blobs the snapshot signs are published files.
+            if streams is not None:
+                streams.save(files, digests)
+            if store is not None:
+                store.save_site_record(out_dir, {"key": key, "sigs": _site_sigs(out_dir), "digests": {f"{version}/{rel}": d for rel, d in digests.items()},
+                                                 "result": published})
 
-    def finish() -> None:  # runs while the replaced site is removed
-        if saver is not None:
-            saver.join()
-        history.close()
-        if history_archive:
-            write_archive(out_dir, history_archive)
-        if cache_state is not None:
-            store.save(key, files, cache_state, results.drilldown, [site_before, out_state(out_dir)], digests)
+        def finish() -> None:  # runs while the replaced site is removed
+            if saver is not None:
+                saver.join()
+            history.close()
+            if history_archive:
+                write_archive(out_dir, history_archive)
+            if cache_state is not None:
+                store.save(key, files, cache_state, results.drilldown, [site_before, out_state(out_dir)], digests)
 
-    try:
         with transaction(out_dir, expect=seen, after=record_site, meanwhile=finish, prelink=prelink) as staging:
             vdir = staging / version
             # A rebuild keeps the files whose bytes did not change (hard links shared with the published

@@ -328,12 +328,11 @@ class BuildStore:
             self._staged = tmp
             for name, df in frames.items():
                 src = written(df) if written is not None else None
-                try:
-                    if src is None:
-                        raise FileNotFoundError
-                    os.link(src, tmp / f"{name}.arrow")
-                except OSError:
-                    df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+                if src is not None:
+                    with contextlib.suppress(OSError):
+                        os.link(src, tmp / f"{name}.arrow")
+                        continue
+                df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
             (tmp / "state.pickle").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
             self.discard()

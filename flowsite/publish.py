@@ -3,8 +3,8 @@
 A build works in a staging folder beside OUT that starts as a hard-linked copy of OUT, writes only
 new files there (never into a linked file), and swaps it into place when complete. The copy can be
 made beforehand by a child process while the build renders (`Prelink`); under the lock it is used
-only if it still matches OUT entry for entry. A failed, killed
-or concurrent build leaves OUT exactly as it was. Files are written through `write_bytes`, which
+only if it still matches OUT entry for entry. A failed, killed or concurrent build leaves OUT
+exactly as it was. Files are written through `write_bytes`, which
 unlinks first, so a hard link shared with the published site is never modified in place.
 
 One build per OUT at a time (a lock file beside OUT; a second build waits, then fails clearly). A
@@ -155,13 +155,10 @@ class Prelink:
         proc, self.proc = self.proc, None
         if proc is None:
             return False
-        ok = proc.wait() == 0 and same_tree(self.out, self.path)
-        try:
-            if ok:
+        if proc.wait() == 0 and same_tree(self.out, self.path):
+            with contextlib.suppress(OSError):
                 os.rename(self.path, staging)
                 return True
-        except OSError:
-            pass
         self.discard()
         return False
 
@@ -414,26 +411,21 @@ def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping
             if isinstance(exc, OSError):
                 raise BuildError(problems=[Problem(f"cannot write the output folder: {exc.strerror or exc}", file=str(exc.filename or out))]) from None
             raise
+        remover = None
+        if replaced is not None and meanwhile is not None:
+            with contextlib.suppress(OSError):
+                remover = _tree_job("remove_tree", replaced)
         failed: BaseException | None = None
-        if replaced is not None:
-            remover = None
+        try:
             if meanwhile is not None:
-                with contextlib.suppress(OSError):
-                    remover = _tree_job("remove_tree", replaced)
-            try:
-                if meanwhile is not None:
-                    meanwhile()
-            except BaseException as exc:
-                failed = exc
-            if remover is not None:
-                remover.wait()
+                meanwhile()
+        except BaseException as exc:
+            failed = exc
+        if remover is not None:
+            remover.wait()
+        if replaced is not None:
             with contextlib.suppress(OSError):  # a leftover is cleared by the next build's recover()
                 remove_tree(replaced)  # whatever the child left (all of it if it could not start)
-        elif meanwhile is not None:
-            try:
-                meanwhile()
-            except BaseException as exc:
-                failed = exc
         if after is not None:
             with contextlib.suppress(Exception):
                 after()
