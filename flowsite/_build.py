@@ -220,7 +220,8 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
     files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
     if streams is not None and streams.reused_pages:
         progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
-    files.update(data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None))
+    files.update(data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None,
+                            figure_block=streams.figure_block if streams is not None else None))
     files.update(version_badges(model))
     digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
     files["manifest.json"] = manifest_bytes(files, version, digests)  # lets a later CI run restore this version from the published site

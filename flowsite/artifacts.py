@@ -12,6 +12,7 @@ import polars as pl
 
 from . import __version__
 from .metrics import MetricResults
+from .metrics._frame import stream_blocks
 from .scorecard import SiteModel
 
 SCHEMA_VERSION = "flowsite/metrics/v1"
@@ -71,9 +72,11 @@ def _figure_dicts(results: MetricResults) -> list[dict]:
     ]
 
 
-def _figure_lines(results: MetricResults) -> list[str]:
+def _figure_lines(results: MetricResults, block: Callable[[str, Callable[[], str]], str] | None = None) -> list[str]:
     """The JSON of each entry `_figure_dicts` makes, as `dumps_json` writes it, without making the
-    dicts: texts encoded once each (a few hundred distinct), numbers as json writes them."""
+    dicts: texts encoded once each (a few hundred distinct), numbers as json writes them.
+    `block(value stream, make)`: one value stream's lines joined as `dumps_json` joins them (the
+    incremental build keeps them from the last build); the list then holds one such block each."""
     df = results.figures.sort("value_stream", "metric", "period")
     memo: dict = {}
 
@@ -83,12 +86,25 @@ def _figure_lines(results: MetricResults) -> list[str]:
             got = memo[x] = json.dumps(x, ensure_ascii=False)
         return got
 
-    cols = [df.get_column(c).to_list() for c in ("value_stream", "metric", "period", "value", "n")]
-    out = []
-    for vs, m, p, v, n in zip(*cols):
-        num = _num(v)
-        out.append(f'{{"metric": {text(m)}, "n": {int(n or 0)}, "period": {text(p)}, "value": {"null" if num is None else float.__repr__(num)}, "value_stream": {text(vs)}}}')
-    return out
+    def lines(part: pl.DataFrame) -> list[str]:
+        cols = [part.get_column(c).to_list() for c in ("value_stream", "metric", "period", "value", "n")]
+        out = []
+        for vs, m, p, v, n in zip(*cols):
+            num = _num(v)
+            out.append(f'{{"metric": {text(m)}, "n": {int(n or 0)}, "period": {text(p)}, "value": {"null" if num is None else float.__repr__(num)}, "value_stream": {text(vs)}}}')
+        return out
+
+    if block is None:
+        return lines(df)
+    blocks = []
+    for vs, start, n in stream_blocks(df):
+        def make(part: pl.DataFrame = df.slice(start, n)) -> str:
+            return ITEM_SEP.join(lines(part))
+        blocks.append(make() if vs is None else block(vs, make))
+    return blocks
+
+
+ITEM_SEP = ",\n  "  # between two elements of a top-level list in dumps_json
 
 
 def dumps_json(doc: dict, encoded: dict[str, list[str]] | None = None) -> bytes:
@@ -103,11 +119,11 @@ def dumps_json(doc: dict, encoded: dict[str, list[str]] | None = None) -> bytes:
     for key in sorted(set(doc) | set(encoded)):
         if key in encoded:
             lines = encoded[key]
-            parts.append(f" {one(key)}: " + ("[\n  " + ",\n  ".join(lines) + "\n ]" if lines else "[]"))
+            parts.append(f" {one(key)}: " + ("[\n  " + ITEM_SEP.join(lines) + "\n ]" if lines else "[]"))
             continue
         value = doc[key]
         if isinstance(value, list) and value:
-            body = "[\n  " + ",\n  ".join(one(v) for v in value) + "\n ]"
+            body = "[\n  " + ITEM_SEP.join(one(v) for v in value) + "\n ]"
         else:
             body = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False).replace("\n", "\n ")
         parts.append(f" {one(key)}: {body}")
@@ -124,12 +140,14 @@ def csv_bytes(df: pl.DataFrame, *, header: bool = True) -> bytes:
 
 
 def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str, document: dict | None = None,
-               drill_csv: Callable[[str, pl.DataFrame], bytes] | None = None) -> dict[str, bytes]:
+               drill_csv: Callable[[str, pl.DataFrame], bytes] | None = None,
+               figure_block: Callable[[str, Callable[[], str]], str] | None = None) -> dict[str, bytes]:
     """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
     caller has already built it; `drill_csv(name, frame)`: makes a drill-down CSV (the incremental
-    build copies unchanged value streams' rows from the last build's file)."""
+    build copies unchanged value streams' rows from the last build's file); `figure_block`: see
+    `_figure_lines`."""
     document = document if document is not None else metrics_document(model, results, version, version_title, figures=False)
-    encoded = {"figures": _figure_lines(results)} if "figures" not in document else None
+    encoded = {"figures": _figure_lines(results, figure_block)} if "figures" not in document else None
     files = {"data/metrics.json": dumps_json(document, encoded)}
     files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
     for name, df in sorted(results.drilldown.items()):

@@ -50,6 +50,16 @@ def _list_digest(h: pl.Series) -> str:
     return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
 
 
+def row_hashes(df: pl.DataFrame) -> pl.Series:
+    """64-bit hashes of the rows. polars hashes 0.0 and -0.0 alike, which JSON and the pages write
+    apart: a float column's sign of zero is hashed too."""
+    floats = [c for c, t in df.schema.items() if t.is_float()]
+    if not floats:
+        return df.hash_rows(seed=0)
+    signs = [((pl.col(c) == 0) & (1 / pl.col(c) < 0)).alias(f"\0{i}") for i, c in enumerate(floats)]
+    return df.select(pl.all(), *signs).hash_rows(seed=0)
+
+
 def _sig(st: os.stat_result) -> list[int]:
     """What stands for a checksum of a cache file that is written once and never into: any write
     since (even one that puts the modification time back) changes the status-change time."""
@@ -99,7 +109,7 @@ def dataset_digests(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]
     out: dict = {"per": {}, "glob": None, "sizes": {}}
     if df.height == 0:
         return out
-    h = df.hash_rows(seed=0)
+    h = row_hashes(df)
     got = _stream_codes(name, df, frames)
     if got is None:
         out["glob"] = _list_digest(h)
@@ -375,6 +385,7 @@ class StreamCache:
         self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
         self._packs: dict[str, tuple | None] = {}  # see _pack
         self.fragments: dict[str, str] = {}  # key -> html of the rows this build used (see fragment_key)
+        self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
@@ -629,7 +640,11 @@ class StreamCache:
     # -- pages --
     def begin_pages(self, config, model, results, version: str, version_title: str, known_versions: list[dict]) -> None:
         """Pages are reused only with the built-in templates (a project's own may show anything on a scorecard page)."""
-        if self.context is None or (config.theme_dir is not None and (config.theme_dir / "templates").exists()):
+        if self.context is None:
+            return
+        f = results.figures
+        self.figure_digests = {vs: d for vs, d, _ in _group_digests(f.get_column("value_stream"), row_hashes(f))}
+        if config.theme_dir is not None and (config.theme_dir / "templates").exists():
             return
         site = dataclasses.replace(model, scorecards=(), totals={})
         # The version list is in every page's context, though the built-in templates do not show it
@@ -641,8 +656,6 @@ class StreamCache:
         # stand for the scorecard in its page's key (its repr was a tenth of a rebuild at scale).
         starts = json.dumps({k: v.isoformat() for k, v in sorted(results.data_start.items())})
         self.page_context = _digest(self.context, version, version_title, json.dumps(known_versions if shown else None, sort_keys=True, default=str), repr(site), starts)
-        f = results.figures
-        self.figure_digests = {vs: d for vs, d, _ in _group_digests(f.get_column("value_stream"), f.hash_rows(seed=0))}
 
     def _page_key(self, card, narrative: list[dict]) -> str | None:
         if self.page_context is None or card.id not in self.digests:
@@ -693,12 +706,28 @@ class StreamCache:
         return None if page is None else f"{page} {name} {json.dumps(parts)}"
 
     def fragment(self, key: str) -> str | None:
-        pack = self._pack("fragments")
+        text = self._pack_text("fragments", key)
+        if text is not None:
+            self.fragments[key] = text
+        return text
+
+    def _pack_text(self, name: str, key: str) -> str | None:
+        pack = self._pack(name)
         span = pack[1].get(key) if pack is not None else None
-        if span is None:
-            return None
-        text = pack[0][span[0]:span[0] + span[1]].tobytes().decode("utf-8")
-        self.fragments[key] = text
+        return None if span is None else pack[0][span[0]:span[0] + span[1]].tobytes().decode("utf-8")
+
+    # -- data/metrics.json --
+    def figure_block(self, vs: str, make: Callable[[], str]) -> str:
+        """One value stream's lines of the figure list of data/metrics.json (see `_figure_lines`):
+        made from its rows of the figures frame alone, so kept from the last build while those are
+        the same."""
+        digest = self.figure_digests.get(vs)
+        if digest is None:
+            return make()
+        text = self._pack_text("figures", digest)
+        if text is None:
+            text = make()
+        self.figure_blocks[digest] = text
         return text
 
     def rendered(self, card, narrative: list[dict], path: str, added: list[str]) -> None:
@@ -802,7 +831,8 @@ class StreamCache:
             if self._staged is None:
                 return
             tmp, sums = self._staged
-            packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()}}
+            packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
+                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}}
             index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
