@@ -77,10 +77,11 @@ def _data(rows: list) -> alt.Data:
 def _put_rows(node):
     if isinstance(node, dict):
         v = node.get("values")
+        rows = None
         if isinstance(v, list) and len(v) == 1 and isinstance(v[0], dict) and _ROWS_KEY in v[0]:
-            node["values"] = _ROWS[v[0][_ROWS_KEY]]
+            rows = node["values"] = _ROWS[v[0][_ROWS_KEY]]
         for child in node.values():
-            if isinstance(child, (dict, list)) and child is not v:
+            if isinstance(child, (dict, list)) and child is not rows:  # a chart's rows hold no markers
                 _put_rows(child)
     elif isinstance(node, list):
         for child in node:
@@ -311,8 +312,9 @@ class ChartRenderer:
         return self.svg
 
 
-def chart_id(spec: dict) -> str:
-    return "c" + hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
+def chart_id(spec_json: str) -> str:
+    """The id of the chart whose spec is `spec_json` (`json.dumps(spec, sort_keys=True, default=str)`)."""
+    return "c" + hashlib.sha1(spec_json.encode()).hexdigest()[:10]
 
 
 def sparkline(values: list[float | None], width: int = 96, height: int = 24, label: str = "") -> str:

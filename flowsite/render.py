@@ -114,9 +114,9 @@ class Renderer:
 
     # ---- helpers -------------------------------------------------------------------------
     def chart(self, spec: charts.Spec, root: str) -> Markup:
-        cid = charts.chart_id(spec)
-        path = f"charts/{cid}.json"
         spec_json = json.dumps(spec, sort_keys=True, default=str)
+        cid = charts.chart_id(spec_json)
+        path = f"charts/{cid}.json"
         if path not in self.files:
             self.files[path] = (spec_json + "\n").encode()
         # A token now, the SVG once every chart of the version is known (each distinct one drawn once): see _fill_charts.

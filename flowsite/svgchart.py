@@ -70,7 +70,13 @@ def _x(text: str) -> str:
 
 
 def _n(v: float) -> str:
-    """A coordinate with at most one decimal, no trailing zeros."""
+    """A coordinate with at most one decimal, no trailing zeros: `str` of `round(v, 1)`, or of its
+    int when that is whole (a million calls at scale: formatting rounds the same way, faster)."""
+    if -1e15 < v < 1e15:
+        text = f"{v:.1f}"
+        if text.endswith(".0"):
+            return "0" if text == "-0.0" else text[:-2]
+        return text
     r = round(v, 1)
     i = int(r)
     return str(i) if r == i else str(r)

@@ -74,6 +74,14 @@ def test_time_ticks_are_months_labelled_as_vega_does():
     assert short and all(label.startswith(("Jan", "Feb", "February")) for _, label in short)
 
 
+@settings(max_examples=3000)
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(-2000, 2000), st.integers(-20000, 20000).map(lambda i: i / 20)))
+def test_coordinates_are_str_of_round_to_one_decimal(v):
+    # The fast path formats instead of rounding; it must write what `str(round(v, 1))` (or its int) writes.
+    r = round(v, 1)
+    assert svgchart._n(v) == (str(int(r)) if r == int(r) else str(r))
+
+
 def test_text_width_and_truncation():
     assert text_width("iii", 11) < text_width("MMM", 11) < text_width("MMM", 11, bold=True)
     assert text_width("中文", 10) == pytest.approx(20) and text_width("😀", 10) == pytest.approx(10)
