@@ -386,6 +386,9 @@ class StreamCache:
         self._packs: dict[str, tuple | None] = {}  # see _pack
         self.fragments: dict[str, str] = {}  # key -> html of the rows this build used (see fragment_key)
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
+        self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
+        self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
+        self.cards: dict[str, bytes] = {}  # key -> a pickled scorecard this build used
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
@@ -564,6 +567,60 @@ class StreamCache:
         self.decomposable = not linked
         return parts
 
+    def first_timestamps(self, clipped: dict[str, pl.DataFrame], compute: Callable[[dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+        """`compute(clipped)` (metrics.first_timestamps), with the kept value streams' rows from the
+        snapshot: their rows are the same, so are their first timestamps."""
+        old = ((self.snapshot or {}).get("metrics") or {}).get("starts") if self.kept and self.recomputed is not None else None
+        got = None
+        if old is not None:
+            kept = sorted(self.kept)
+            with contextlib.suppress(pl.exceptions.PolarsError):
+                fresh = compute({name: df.filter(~pl.col("value_stream").is_in(kept)) for name, df in clipped.items() if "value_stream" in df.columns})
+                got = {}
+                for name in sorted(set(old) | set(fresh)):
+                    parts = ([old[name].filter(pl.col("value_stream").is_in(kept))] if name in old else []) + ([fresh[name]] if name in fresh else [])
+                    got[name] = pl.concat(parts)
+        if got is None:
+            got = compute(clipped)
+        self.starts = got
+        return got
+
+    # -- scorecards --
+    def _figures_seen(self, figures: pl.DataFrame) -> None:
+        if self._figures is not figures:
+            self._figures = figures
+            self.figure_digests = {vs: d for vs, d, _ in _group_digests(figures.get_column("value_stream"), row_hashes(figures))}
+
+    def scorecards(self, results) -> Callable[[str, Callable[[], Any]], Any] | None:
+        """`reuse` for scorecard.build_scorecards: a value stream's scorecard is made from its rows
+        of the figures, its first timestamps, the datasets' first timestamps and the context (the
+        config, periods, maps and flowsite's code), so it is kept while those are the same."""
+        if self.context is None:
+            return None
+        self._figures_seen(results.figures)
+        starts = json.dumps({k: v.isoformat() for k, v in sorted(results.data_start.items())})
+        per: dict[str, list] = {}
+        for (name, vs), first in sorted(results.stream_start.items()):
+            per.setdefault(vs, []).append([name, first.isoformat()])
+
+        def reuse(vs: str, make: Callable[[], Any]) -> Any:
+            if vs not in self.digests or vs not in self.figure_digests:
+                return make()
+            key = _digest(self.context, "scorecard", vs, self.digests[vs], self.figure_digests[vs], starts, json.dumps(per.get(vs)))
+            pack = self._pack("cards")
+            span = pack[1].get(key) if pack is not None else None
+            if span is not None:
+                raw = pack[0][span[0]:span[0] + span[1]].tobytes()
+                with contextlib.suppress(Exception):  # a scorecard that cannot be read is made again
+                    card = pickle.loads(raw)
+                    self.cards[key] = raw
+                    return card
+            card = make()
+            with contextlib.suppress(Exception):
+                self.cards[key] = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
+            return card
+        return reuse
+
     # -- drill-down CSVs --
     def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | bytearray:
         """data/<name>.csv. A value stream whose rows came from the snapshot has the same lines as in
@@ -642,8 +699,7 @@ class StreamCache:
         """Pages are reused only with the built-in templates (a project's own may show anything on a scorecard page)."""
         if self.context is None:
             return
-        f = results.figures
-        self.figure_digests = {vs: d for vs, d, _ in _group_digests(f.get_column("value_stream"), row_hashes(f))}
+        self._figures_seen(results.figures)
         if config.theme_dir is not None and (config.theme_dir / "templates").exists():
             return
         site = dataclasses.replace(model, scorecards=(), totals={})
@@ -757,7 +813,8 @@ class StreamCache:
                         raise ValueError("damaged")
                     frames[name] = pl.read_ipc(data)
                 out["metrics"] = {"digests": m["digests"], "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
-                                  "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")}}
+                                  "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")},
+                                  "starts": None if m.get("starts") is None else {name: frames[f"starts-{name}"] for name in m["starts"]}}
             with contextlib.suppress(OSError):
                 os.utime(entry)
             return out
@@ -782,6 +839,8 @@ class StreamCache:
                 frames = {"figures": self.parts.figures, "exclusions": excl, **{f"drill-{k}": v for k, v in self.parts.drilldown.items()}}
                 if self.parts.daily_wip is not None:
                     frames["daily_wip"] = self.parts.daily_wip
+                if self.starts is not None:
+                    frames.update({f"starts-{name}": df for name, df in self.starts.items()})
                 sums = {}
                 for name, df in frames.items():
                     df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
@@ -832,11 +891,12 @@ class StreamCache:
                 return
             tmp, sums = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
-                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}}
+                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards}
             index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
-                index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests)}
+                index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
+                                    "starts": sorted(self.starts) if self.starts is not None else None}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
             entry = self.root / "streams" / self.context
             if entry.exists():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Callable
 
 import polars as pl
 
@@ -193,61 +194,65 @@ def status_of(value: float | None, target: float | None, at_risk: float | None, 
     return Status.ON_TRACK if value <= target else Status.AT_RISK if value <= at_risk else Status.OFF_TRACK
 
 
-def _series(results: MetricResults) -> dict[tuple[str, str], dict[str, tuple[float | None, int]]]:
-    out: dict[tuple[str, str], dict[str, tuple[float | None, int]]] = {}
-    for vs, metric, period, value, n in results.figures.iter_rows():
-        out.setdefault((vs, metric), {})[period] = (value, int(n or 0))
+def _series(figures: pl.DataFrame) -> dict[str, dict[str, tuple[float | None, int]]]:
+    """One value stream's figures: metric -> period -> (value, n), metrics in the order of their rows."""
+    out: dict[str, dict[str, tuple[float | None, int]]] = {}
+    for metric, period, value, n in figures.select("metric", "period", "value", "n").iter_rows():
+        out.setdefault(metric, {})[period] = (value, int(n or 0))
     return out
 
 
-def build_scorecards(config: Config, results: MetricResults) -> SiteModel:
+def build_scorecards(config: Config, results: MetricResults, reuse: Callable[[str, Callable[[], Scorecard]], Scorecard] | None = None) -> SiteModel:
+    """`reuse(value stream, make)`: its scorecard (the incremental build keeps the last build's
+    while everything it is made from is the same), else `make()`."""
     labels = [p.label for p in results.periods]
-    series = _series(results)
-    # Looked up once: per value stream its metrics, and the value streams by id (a scan of the
-    # config's list per figure, and of every series per value stream, grew with their product).
-    by_stream: dict[str, list[str]] = {}
-    for v, m in series:
-        by_stream.setdefault(v, []).append(m)
+    # The value streams by id, looked up once (a scan of the config's list per figure grew with their product).
     streams: dict = {}
     for v in config.value_streams:
         streams.setdefault(v.id, v)
     cards = []
     for vs_id in results.value_streams:
-        vs = streams.get(vs_id)
-        kpi_defs = {f"kpi.{k.id}": k for k in (vs.kpis if vs else ())}
-        metric_ids = list(by_stream.get(vs_id, ()))
-        for k in kpi_defs:
-            if k not in metric_ids:
-                metric_ids.append(k)
-        figures: dict[str, list[Figure]] = {g: [] for g, _ in GROUPS}
-        for metric in _ordered(metric_ids, list(kpi_defs)):
-            kd = kpi_defs.get(metric)
-            mdef = metric_def(metric, kd.name, kd.unit, kd.direction, kd.description) if kd else metric_def(metric)
-            s = series.get((vs_id, metric), {})
-            figures[mdef.group].append(_figure(config, results, vs_id, mdef, s, labels, kd, vs))
-        sections = tuple(Section(g, title, tuple(figures[g])) for g, title in GROUPS)
-        counted = [f for sec in sections for f in sec.figures if f.headline or f.group == "outcomes"]
-        align = Alignment(
-            on_track=sum(f.status is Status.ON_TRACK for f in counted),
-            at_risk=sum(f.status is Status.AT_RISK for f in counted),
-            off_track=sum(f.status is Status.OFF_TRACK for f in counted),
-            no_target=sum(f.status is Status.NO_TARGET for f in counted),
-        )
-        tiers = [f.tier for sec in sections for f in sec.figures if f.tier]
-        order = ("elite", "high", "medium", "low")
-        overall = max(tiers, key=order.index) if tiers else None
-        cards.append(Scorecard(
-            id=vs_id, name=vs.name if vs else vs_id, description=vs.description if vs else "", owners=vs.owners if vs else (),
-            sections=sections, alignment=align, tier=overall, investment=dict(vs.investment) if vs else {}, map=results.maps.get(vs_id),
-            kpi_ids=tuple(kpi_defs),
-        ))
-    present = sorted({m for (_, m) in series}, key=lambda m: list(CATALOGUE).index(m) if m in CATALOGUE else 999)
+        def make(vs_id: str = vs_id) -> Scorecard:
+            return _scorecard(config, results, vs_id, streams.get(vs_id), labels)
+        cards.append(make() if reuse is None else reuse(vs_id, make))
+    present = sorted(set(results.figures.get_column("metric").to_list()), key=lambda m: list(CATALOGUE).index(m) if m in CATALOGUE else 999)
     metrics = tuple(CATALOGUE[m] for m in present if m in CATALOGUE and CATALOGUE[m].parent is None)
     totals = _totals(results, labels[-1])
     b = results.benchmark
     return SiteModel(name=config.name, title=config.title, description=config.description, period=config.period, periods=tuple(labels),
                      as_of=results.as_of, profile=results.profile, benchmark_id=b.id, benchmark_title=b.title, benchmark_source=b.source,
                      scorecards=tuple(cards), metrics=metrics, totals=totals, profile_rules=profile_rules(results.profile))
+
+
+def _scorecard(config: Config, results: MetricResults, vs_id: str, vs, labels: list[str]) -> Scorecard:
+    """One value stream's scorecard: from its rows of the figures, its config and the results' periods, starts and maps."""
+    series = _series(results.stream_figures(vs_id))
+    kpi_defs = {f"kpi.{k.id}": k for k in (vs.kpis if vs else ())}
+    metric_ids = list(series)
+    for k in kpi_defs:
+        if k not in metric_ids:
+            metric_ids.append(k)
+    figures: dict[str, list[Figure]] = {g: [] for g, _ in GROUPS}
+    for metric in _ordered(metric_ids, list(kpi_defs)):
+        kd = kpi_defs.get(metric)
+        mdef = metric_def(metric, kd.name, kd.unit, kd.direction, kd.description) if kd else metric_def(metric)
+        figures[mdef.group].append(_figure(config, results, vs_id, mdef, series.get(metric, {}), labels, kd, vs))
+    sections = tuple(Section(g, title, tuple(figures[g])) for g, title in GROUPS)
+    counted = [f for sec in sections for f in sec.figures if f.headline or f.group == "outcomes"]
+    align = Alignment(
+        on_track=sum(f.status is Status.ON_TRACK for f in counted),
+        at_risk=sum(f.status is Status.AT_RISK for f in counted),
+        off_track=sum(f.status is Status.OFF_TRACK for f in counted),
+        no_target=sum(f.status is Status.NO_TARGET for f in counted),
+    )
+    tiers = [f.tier for sec in sections for f in sec.figures if f.tier]
+    order = ("elite", "high", "medium", "low")
+    overall = max(tiers, key=order.index) if tiers else None
+    return Scorecard(
+        id=vs_id, name=vs.name if vs else vs_id, description=vs.description if vs else "", owners=vs.owners if vs else (),
+        sections=sections, alignment=align, tier=overall, investment=dict(vs.investment) if vs else {}, map=results.maps.get(vs_id),
+        kpi_ids=tuple(kpi_defs),
+    )
 
 
 def _ordered(metric_ids: list[str], kpis: list[str]) -> list[str]:

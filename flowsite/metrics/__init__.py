@@ -15,7 +15,7 @@ from .. import plugins
 from ..config import Config
 from ..errors import Problem, SourceError
 from . import culture, dora, flow, kpis, vsm
-from ._frame import empty_figures
+from ._frame import empty_figures, stream_blocks
 from .catalogue import CATALOGUE, GROUPS, MetricDef, metric_def, use_metrics
 from .periods import WINDOW, Period, build_periods
 from .tiers import BENCHMARKS, BenchmarkSet, custom_set, figures_needed, tier
@@ -44,16 +44,32 @@ class MetricResults:
             return self.stream_start[(dataset, value_stream)]
         return self.data_start.get(dataset)
 
-    def value(self, value_stream: str, metric: str, period: str) -> tuple[float | None, int]:
-        # One dict built on first use (kept while `figures` is the same frame): scorecards ask for
-        # thousands of figures, and filtering the frame for each was most of their time.
-        cached = self.__dict__.get("_index")
+    def stream_figures(self, value_stream: str) -> pl.DataFrame:
+        """The rows of `figures` of one value stream, in their order: a slice when the frame is in
+        value stream blocks (as `compute_metrics` sorts it), found once for all of them."""
+        cached = self.__dict__.get("_slices")
         if cached is None or cached[0] is not self.figures:
-            index: dict[tuple[str, str, str], tuple[float | None, int]] = {}
-            for vs, m, p, v, n in self.figures.select("value_stream", "metric", "period", "value", "n").iter_rows():
-                index.setdefault((vs, m, p), (v, int(n or 0)))
-            cached = self.__dict__["_index"] = (self.figures, index)
-        return cached[1].get((value_stream, metric, period), (None, 0))
+            f = self.figures
+            blocks = stream_blocks(f)
+            if len({vs for vs, _, _ in blocks}) == len(blocks):
+                slices = {vs: f.slice(start, n) for vs, start, n in blocks}
+            else:
+                slices = {k[0]: part for k, part in f.partition_by("value_stream", maintain_order=True, as_dict=True).items()}
+            cached = self.__dict__["_slices"] = (f, slices, {})
+        got = cached[1].get(value_stream)
+        return got if got is not None else self.figures.clear()
+
+    def value(self, value_stream: str, metric: str, period: str) -> tuple[float | None, int]:
+        # A dict per value stream, built on first use (kept while `figures` is the same frame):
+        # scorecards ask for thousands of figures, and filtering the frame for each was most of their time.
+        self.stream_figures(value_stream)
+        per = self.__dict__["_slices"][2]
+        index = per.get(value_stream)
+        if index is None:
+            index = per[value_stream] = {}
+            for m, p, v, n in self.stream_figures(value_stream).select("metric", "period", "value", "n").iter_rows():
+                index.setdefault((m, p), (v, int(n or 0)))
+        return index.get((metric, period), (None, 0))
 
     def tier(self, value_stream: str, metric: str, period: str = WINDOW) -> str | None:
         v, _ = self.value(value_stream, metric, period)
@@ -173,16 +189,24 @@ def compute_metrics(config: Config, frames: dict[str, pl.DataFrame], *, streams=
     else:
         bench = BENCHMARKS[config.benchmark]
     starts = {}
-    stream_starts = {}
     for name, df in clipped.items():
         main = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
         if main and df.height:
             starts[name] = df.get_column(main[0]).min()
-            if "value_stream" in df.columns:
-                per = df.group_by("value_stream").agg(pl.col(main[0]).min().alias("first")).drop_nulls()
-                stream_starts.update({(name, v): first for v, first in per.iter_rows()})
+    firsts = streams.first_timestamps(clipped, first_timestamps) if streams is not None else first_timestamps(clipped)
+    stream_starts = {(name, v): first for name, df in firsts.items() for v, first in df.iter_rows()}
     return MetricResults(figures=figures, periods=periods, as_of=as_of, value_streams=vs_ids, benchmark=bench, profile=config.profile,
                          drilldown=drill, exclusions=excl, maps=maps, daily_wip=wip, data_start=starts, stream_start=stream_starts)
+
+
+def first_timestamps(clipped: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Per dataset of value streams, each value stream's first timestamp (value_stream, first)."""
+    out = {}
+    for name, df in clipped.items():
+        main = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
+        if main and df.height and "value_stream" in df.columns:
+            out[name] = df.group_by("value_stream").agg(pl.col(main[0]).min().alias("first")).drop_nulls()
+    return out
 
 
 def _clip(df: pl.DataFrame, as_of_end: dt.datetime) -> pl.DataFrame:
