@@ -349,12 +349,13 @@ class BuildStore:
         entry = self.root / "builds" / key
         try:
             index = {}
+            blobs = os.fspath(self.root / "blobs")  # paths as text: thirteen thousand files at scale
             for rel, data in sorted(files.items()):
                 digest = (digests or {}).get(rel) or hashlib.sha256(data).hexdigest()
                 index[rel] = digest
-                blob = self.root / "blobs" / digest[:2] / digest
-                if not blob.exists():
-                    _atomic_write(blob, data)
+                blob = f"{blobs}/{digest[:2]}/{digest}"
+                if not os.path.exists(blob):
+                    _atomic_write(Path(blob), data)
             if self._staged is None:
                 self.stage(state, frames)
             tmp, self._staged = self._staged, None

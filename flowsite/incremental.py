@@ -50,14 +50,21 @@ def _list_digest(h: pl.Series) -> str:
     return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
 
 
-def row_hashes(df: pl.DataFrame) -> pl.Series:
-    """64-bit hashes of the rows. polars hashes 0.0 and -0.0 alike, which JSON and the pages write
-    apart: a float column's sign of zero is hashed too."""
+def _signed(df: pl.DataFrame) -> pl.DataFrame:
+    """`df` with, per float column, whether a value is -0.0: polars hashes and compares 0.0 and
+    -0.0 alike, which JSON, CSV and the pages write apart."""
     floats = [c for c, t in df.schema.items() if t.is_float()]
-    if not floats:
-        return df.hash_rows(seed=0)
-    signs = [((pl.col(c) == 0) & (1 / pl.col(c) < 0)).alias(f"\0{i}") for i, c in enumerate(floats)]
-    return df.select(pl.all(), *signs).hash_rows(seed=0)
+    return df.select(pl.all(), *(((pl.col(c) == 0) & (1 / pl.col(c) < 0)).alias(f"\0{i}") for i, c in enumerate(floats))) if floats else df
+
+
+def row_hashes(df: pl.DataFrame) -> pl.Series:
+    """64-bit hashes of the rows (telling -0.0 from 0.0)."""
+    return _signed(df).hash_rows(seed=0)
+
+
+def identical(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    """The same schema and values (telling -0.0 from 0.0)."""
+    return a.schema == b.schema and _signed(a).equals(_signed(b))
 
 
 def _sig(st: os.stat_result) -> list[int]:
@@ -332,7 +339,7 @@ def _same(old: dict, fresh: StreamParts, streams: set[str]) -> bool:
         a, b = _keep(a, streams), _keep(b, streams)
         if sort:
             a, b = a.sort(a.columns, nulls_last=True), b.sort(b.columns, nulls_last=True)
-        return a.schema == b.schema and a.equals(b)
+        return identical(a, b)
 
     if set(old["drill"]) != set(fresh.drilldown) or (old["wip"] is None) != (fresh.daily_wip is None):
         return False
@@ -623,19 +630,21 @@ class StreamCache:
 
     # -- drill-down CSVs --
     def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | bytearray:
-        """data/<name>.csv. A value stream whose rows came from the snapshot has the same lines as in
-        the last build's file (a row's CSV line depends on that row alone), so they are read from
-        it straight into place; only the recomputed value streams' rows are written."""
+        """data/<name>.csv. A value stream whose rows are those of the snapshot (it came from it, or
+        was recomputed to the same rows) has the same lines as in the last build's file (a row's
+        CSV line depends on that row alone), so they are read from it straight into place; only
+        the other value streams' rows are written."""
         runs = _runs(df) if df.height else None
         old = self._old_csv(name) if runs is not None and self.kept else None
         header = csv_bytes(df.clear())
         if old is not None:
             blob, spans = old
+            same = self._same_rows(name, df, runs)
             # Per value stream block, in order: (first, end) byte of the old file, or new bytes.
             pieces: list[tuple[int, int] | bytes] = []
             out, pos = [], len(header)
             for vs, start, n in runs:
-                span = spans.get(vs) if vs in self.kept else None
+                span = spans.get(vs) if vs in same else None
                 piece = span if span is not None else csv_bytes(df.slice(start, n), header=False)
                 size = piece[1] - piece[0] if span is not None else len(piece)
                 out.append((vs, pos, pos + size))
@@ -651,6 +660,20 @@ class StreamCache:
         data = csv_bytes(df)
         self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)
         return data
+
+    def _same_rows(self, name: str, df: pl.DataFrame, runs: list[tuple[str, int, int]]) -> set[str]:
+        """The value streams whose rows of drill-down frame `name` are the snapshot's: the kept
+        ones, and recomputed ones whose rows came out the same (the ballast; often every one for
+        a dataset the change did not touch)."""
+        same = set(self.kept)
+        old = (((self.snapshot or {}).get("metrics") or {}).get("drill") or {}).get(name)
+        old_runs = _runs(old) if old is not None and old.schema == df.schema else None
+        if old_runs is not None:
+            at = {vs: (start, n) for vs, start, n in old_runs}
+            for vs, start, n in runs:
+                if vs not in same and vs in at and at[vs][1] == n and identical(df.slice(start, n), old.slice(*at[vs])):
+                    same.add(vs)
+        return same
 
     def _page_blobs(self, pages: dict[str, dict], files: dict[str, bytes], digests: dict[str, str]) -> dict[str, bytes]:
         """Every file of the pages to keep, by digest (each blob once): the pages' pack."""
@@ -732,7 +755,7 @@ class StreamCache:
         for rel, digest in entry["files"].items():
             span = pack[1].get(digest) if pack is not None else None
             if span is not None:
-                data = pack[0][span[0]:span[0] + span[1]].tobytes()  # the pack's sha256 was checked
+                data = pack[0][span[0]:span[0] + span[1]].tobytes()  # the pack's signature was checked
             else:
                 data = _read(self.root / "blobs" / digest[:2] / digest)
                 if data is None or hashlib.sha256(data).hexdigest() != digest:
@@ -748,9 +771,11 @@ class StreamCache:
         if name not in self._packs:
             self._packs[name] = None
             info = (self.snapshot or {}).get("packs", {}).get(name)
-            data = _read(self.root / "streams" / self.context / f"{name}.pack") if info and self.root is not None and self.context else None
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                if data is not None and hashlib.sha256(data).hexdigest() == info["sha256"]:
+            path = self.root / "streams" / self.context / f"{name}.pack" if info and self.root is not None and self.context else None
+            with contextlib.suppress(OSError, KeyError, TypeError, ValueError):
+                data = path.read_bytes() if path is not None else None
+                # Signed after reading: a write while it was read shows in the status-change time.
+                if data is not None and _sig(path.stat()) == info["sig"] and len(data) == info["sig"][0]:
                     self._packs[name] = (memoryview(data), {k: (a, n) for k, a, n in info["spans"]})
         return self._packs[name]
 
@@ -911,14 +936,15 @@ class StreamCache:
 
 
 def _write_pack(path: Path, items: dict[str, bytes]) -> dict:
-    """Items one after the other in one file, with the sha256 of the whole and where each item is."""
+    """Items one after the other in one file, with its stat signature (it is never written into
+    again, so that stands for a checksum, as for blobs) and where each item is."""
     spans, at = [], 0
-    for key, data in sorted(items.items()):
-        spans.append([key, at, len(data)])
-        at += len(data)
-    blob = b"".join(items[k] for k, _, _ in spans)
-    path.write_bytes(blob)
-    return {"sha256": hashlib.sha256(blob).hexdigest(), "spans": spans}
+    with open(path, "wb") as f:
+        for key, data in sorted(items.items()):
+            f.write(data)
+            spans.append([key, at, len(data)])
+            at += len(data)
+    return {"sig": _sig(path.stat()), "spans": spans}
 
 
 def _empty_like(old: dict) -> StreamParts:
