@@ -48,9 +48,13 @@ def manifest_bytes(files: dict[str, bytes], version: str, digests: dict[str, str
     """OUT/<version>/manifest.json: every file of the version with its size and sha256 (`digests`:
     the sha256 of files already hashed)."""
     digests = digests or {}
-    doc = {"metadata": {"schema_version": MANIFEST_SCHEMA, "version": version},
-           "files": [{"path": rel, "sha256": digests.get(rel) or hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(files.items()) if rel != MANIFEST]}
-    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    # What json.dumps(doc, indent=1, sort_keys=True) writes, an entry at a time: its indenting
+    # encoder is pure Python, a tenth of a second for the thirteen thousand files of a large site.
+    entries = [f'  {{\n   "path": {json.dumps(rel)},\n   "sha256": "{digests.get(rel) or hashlib.sha256(data).hexdigest()}",\n   "size": {len(data)}\n  }}'
+               for rel, data in sorted(files.items()) if rel != MANIFEST]
+    metadata = json.dumps({"metadata": {"schema_version": MANIFEST_SCHEMA, "version": version}}, indent=1, sort_keys=True)
+    body = ' "files": ' + ("[\n" + ",\n".join(entries) + "\n ]" if entries else "[]")
+    return ("{\n" + body + ",\n" + metadata[2:] + "\n").encode("utf-8")
 
 
 def _safe_rel(rel: str, source: str) -> str:

@@ -40,3 +40,17 @@ def test_dumps_json_takes_encoded_lists_in_key_order():
     assert dumps_json({k: v for k, v in doc.items() if k != "figures"}, {"figures": lines}) == dumps_json(doc)
     empty = {"metadata": {}, "figures": []}
     assert dumps_json({"metadata": {}}, {"figures": []}) == dumps_json(empty)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.text(min_size=1), st.binary(max_size=20), max_size=6), st.text(), st.booleans())
+def test_the_manifest_is_what_json_writes_indented(files, version, known):
+    # manifest_bytes writes the indented JSON an entry at a time; it must be byte for byte json.dumps's.
+    import hashlib
+
+    from flowsite.history import MANIFEST, MANIFEST_SCHEMA, manifest_bytes
+
+    digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()} if known else None
+    doc = {"metadata": {"schema_version": MANIFEST_SCHEMA, "version": version},
+           "files": [{"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(files.items()) if rel != MANIFEST]}
+    assert manifest_bytes(files, version, digests) == (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
