@@ -304,6 +304,12 @@ class ChartRenderer:
             self.pending.setdefault(key, spec)
         return key
 
+    def drawn_already(self, spec_json: str, svg: str) -> str:
+        """`add` for a chart whose SVG is known (drawn by an earlier build from the same spec)."""
+        key = hashlib.sha256(spec_json.encode("utf-8")).hexdigest()
+        self.svg.setdefault(key, svg)
+        return key
+
     def svgs(self) -> dict[str, str]:
         for key, spec in self.pending.items():
             self.svg[key] = spec.draw()

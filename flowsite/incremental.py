@@ -396,6 +396,7 @@ class StreamCache:
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
         self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
         self.cards: dict[str, bytes] = {}  # key -> a pickled scorecard this build used
+        self.charts: dict[str, bytes] = {}  # key -> a pickled chart this build used (see chart)
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
@@ -627,6 +628,29 @@ class StreamCache:
                 self.cards[key] = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
             return card
         return reuse
+
+    # -- charts made from rows of several value streams --
+    def chart_key(self, name: str, rows: pl.DataFrame, parts: list) -> str | None:
+        if self.context is None:
+            return None
+        return _digest(self.context, "chart", name, json.dumps(parts, sort_keys=True, default=str), _list_digest(row_hashes(rows)), json.dumps(rows.columns))
+
+    def chart(self, key: str) -> tuple[str, str, str, str] | None:
+        """(spec JSON, SVG, title, description) of a chart the last build made under `key`."""
+        pack = self._pack("charts")
+        span = pack[1].get(key) if pack is not None else None
+        if span is None:
+            return None
+        raw = pack[0][span[0]:span[0] + span[1]].tobytes()
+        with contextlib.suppress(Exception):  # a chart that cannot be read is made again
+            got = pickle.loads(raw)
+            if isinstance(got, tuple) and len(got) == 4 and all(isinstance(x, str) for x in got):
+                self.charts[key] = raw
+                return got
+        return None
+
+    def keep_chart(self, key: str, chart: tuple[str, str, str, str]) -> None:
+        self.charts[key] = pickle.dumps(chart, protocol=pickle.HIGHEST_PROTOCOL)
 
     # -- drill-down CSVs --
     def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | bytearray:
@@ -916,7 +940,7 @@ class StreamCache:
                 return
             tmp, sums = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
-                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards}
+                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards, "charts": self.charts}
             index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}

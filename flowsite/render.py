@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import polars as pl
@@ -111,18 +111,35 @@ class Renderer:
         self._rows = None  # the macros of _rows.html
         self._narratives: dict[str, list[dict]] = {}
         self._plain: list[tuple[str, str]] | None = None  # each page's text without tags, and lower-cased
+        self._keyed: list[tuple[str, str, str, str, str]] = []  # charts made afresh for keyed_chart: (key, spec, svg key, title, description)
 
     # ---- helpers -------------------------------------------------------------------------
     def chart(self, spec: charts.Spec, root: str) -> Markup:
         spec_json = json.dumps(spec, sort_keys=True, default=str)
+        return self._figure(spec_json, self.svg.add(spec_json, spec), spec.get("title", ""), spec.get("description", ""), root)
+
+    def keyed_chart(self, name: str, rows: pl.DataFrame, parts: list, make: Callable[[], charts.Spec], root: str) -> Markup:
+        """`chart(make())`, or with `reuse`, the same chart from the last build when it was made
+        from the same `rows` and `parts` (`make` is a function of those, the config and the code)."""
+        key = self.reuse.chart_key(name, rows, parts) if self.reuse is not None else None
+        got = self.reuse.chart(key) if key is not None else None
+        if got is not None:
+            spec_json, svg, title, desc = got
+            return self._figure(spec_json, self.svg.drawn_already(spec_json, svg), title, desc, root)
+        spec = make()
+        spec_json = json.dumps(spec, sort_keys=True, default=str)
+        drawn = self.svg.add(spec_json, spec)
+        if key is not None:
+            self._keyed.append((key, spec_json, drawn, spec.get("title", ""), spec.get("description", "")))
+        return self._figure(spec_json, drawn, spec.get("title", ""), spec.get("description", ""), root)
+
+    def _figure(self, spec_json: str, drawn: str, title: str, desc: str, root: str) -> Markup:
         cid = charts.chart_id(spec_json)
         path = f"charts/{cid}.json"
         if path not in self.files:
             self.files[path] = (spec_json + "\n").encode()
         # A token now, the SVG once every chart of the version is known (each distinct one drawn once): see _fill_charts.
-        svg = f"\x00svg:{self.svg.add(spec_json, spec)}\x00"
-        title = spec.get("title", "")
-        desc = spec.get("description", "")
+        svg = f"\x00svg:{drawn}\x00"
         # The SVG carries the visible title; the caption names it for screen readers and holds the
         # description as text anyone can open (and the button the script reveals).
         return Markup(
@@ -274,7 +291,10 @@ class Renderer:
             self.reuse.rendered(card, narrative, path, sorted(set(self.files) - before - {path}))
 
     def _fill_charts(self) -> None:
-        svgs = {k.encode(): v.encode("utf-8") for k, v in self.svg.svgs().items()}
+        drawn = self.svg.svgs()
+        for key, spec_json, svg_key, title, desc in self._keyed:
+            self.reuse.keep_chart(key, (spec_json, drawn[svg_key], title, desc))
+        svgs = {k.encode(): v.encode("utf-8") for k, v in drawn.items()}
         for path, data in self.files.items():
             if b"\x00svg:" in data:
                 self.files[path] = SVG_TOKEN.sub(lambda m: svgs[m.group(1)], data)
@@ -293,7 +313,8 @@ class Renderer:
         main = f.filter(pl.col("metric") == ids[0]) if mdef.id != "flow_distribution" else f.filter(pl.col("metric") == "flow_distribution_feature")
         if main.filter(pl.col("period") != WINDOW).height:
             title = mdef.name if mdef.id != "flow_distribution" else "Share of features"
-            chart = self.chart(charts.metric_spec(title, mdef.unit, main, self.names, labels), root)
+            chart = self.keyed_chart("metric", main.select("value_stream", "period", "value", "n"), [title, mdef.unit, labels],
+                                     lambda: charts.metric_spec(title, mdef.unit, main, self.names, labels), root)
         rows = []
         for card in self.model.scorecards:
             for mid in ids:
