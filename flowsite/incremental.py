@@ -387,6 +387,7 @@ class StreamCache:
         self.kept: set[str] = set()  # value streams whose metric rows came from the snapshot
         self._written: dict[int, tuple[pl.DataFrame, Path]] = {}  # frames `stage` wrote, by identity
         self.csv_spans: dict[str, list[tuple[str, int, int]] | None] = {}  # drill-down CSV: (value stream, start, end) bytes
+        self.row_runs: dict[str, list[tuple[str, int, int]]] = {}  # drill-down frame: (value stream, first row, rows)
         self.note = ""
         self.page_context: str | None = None
         self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
@@ -659,6 +660,8 @@ class StreamCache:
         CSV line depends on that row alone), so they are read from it straight into place; only
         the other value streams' rows are written."""
         runs = _runs(df) if df.height else None
+        if runs is not None:
+            self.row_runs[name] = runs
         old = self._old_csv(name) if runs is not None and self.kept else None
         header = csv_bytes(df.clear())
         if old is not None:
@@ -691,7 +694,12 @@ class StreamCache:
         a dataset the change did not touch)."""
         same = set(self.kept)
         old = (((self.snapshot or {}).get("metrics") or {}).get("drill") or {}).get(name)
-        old_runs = _runs(old) if old is not None and old.schema == df.schema else None
+        if old is None or old.schema != df.schema:
+            return same
+        # The snapshot's frame in value stream blocks, as the last build found them for its CSV.
+        old_runs = ((self.snapshot or {}).get("csv", {}).get(name) or {}).get("rows")
+        if not isinstance(old_runs, list) or sum(n for _, _, n in old_runs) != old.height:
+            old_runs = _runs(old)
         if old_runs is not None:
             at = {vs: (start, n) for vs, start, n in old_runs}
             for vs, start, n in runs:
@@ -723,7 +731,7 @@ class StreamCache:
             with contextlib.suppress(OSError):
                 st = blob.stat()
                 if st.st_size == len(files[rel]):
-                    out[name] = {"digest": digest, "sig": _sig(st), "spans": spans}
+                    out[name] = {"digest": digest, "sig": _sig(st), "spans": spans, "rows": self.row_runs.get(name)}
         return out
 
     def _old_csv(self, name: str) -> tuple[Path, dict[str, tuple[int, int]]] | None:
