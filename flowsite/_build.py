@@ -352,7 +352,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             if streams is not None:
                 streams.stage()
             if cache_state is not None:
-                store.stage(cache_state, results.drilldown, written=streams.written_frame if streams is not None else None)
+                store.stage(cache_state, results.drilldown, written=streams.written_frame if streams is not None else None,
+                            pickled=streams.pickled if streams is not None else None)
 
         saver = threading.Thread(target=stage, name="flowsite-cache", daemon=True)
         saver.start()

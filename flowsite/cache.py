@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -316,10 +317,12 @@ class BuildStore:
         except OSError:  # already there, or another file system: `save` writes what is missing
             pass
 
-    def stage(self, state: dict, frames: dict, written: Callable[[Any], Path | None] | None = None) -> None:
+    def stage(self, state: dict, frames: dict, written: Callable[[Any], Path | None] | None = None,
+              pickled: Callable[[Any], bytes | None] | None = None) -> None:
         """Write an entry's state and frames into a new folder; `save` completes it. Runs while the
         site is published. `written(frame)`: a file that already holds that frame as Arrow IPC
-        (lz4), linked instead of written again."""
+        (lz4), linked instead of written again; `pickled(obj)`: the pickle of an object of the
+        state, when already made (the per-value-stream cache's scorecards)."""
         self._staged = None
         if self.root is None:
             return
@@ -333,7 +336,7 @@ class BuildStore:
                         os.link(src, tmp / f"{name}.arrow")
                         continue
                 df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
-            (tmp / "state.pickle").write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+            (tmp / "state.pickle").write_bytes(_dumps(state, pickled))
         except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
             self.discard()
 
@@ -424,6 +427,23 @@ class BuildStore:
             if blob.name not in used:
                 with contextlib.suppress(OSError):
                     blob.unlink()
+
+
+def _dumps(obj: Any, pickled: Callable[[Any], bytes | None] | None) -> bytes:
+    """pickle.dumps, with the objects `pickled` has a pickle of embedded as that pickle (loaded by
+    pickle.loads): made while the site renders, and pickling hundreds of scorecards again held
+    the interpreter for a fifth of a second at scale."""
+    if pickled is None:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+    class Pickler(pickle.Pickler):
+        def reducer_override(self, o: Any) -> Any:
+            raw = pickled(o)
+            return NotImplemented if raw is None else (pickle.loads, (raw,))
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buf.getvalue()
 
 
 def _mk(path: Path) -> Path:

@@ -397,6 +397,8 @@ class StreamCache:
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
         self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
         self.cards: dict[str, bytes] = {}  # key -> a pickled scorecard this build used
+        self._pickles: dict[int, bytes] = {}  # id of a scorecard -> its pickle (see pickled)
+        self._pickled_objects: list = []  # keeps those ids taken
         self.charts: dict[str, bytes] = {}  # key -> a pickled chart this build used (see chart)
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
@@ -622,11 +624,13 @@ class StreamCache:
                 raw = pack[0][span[0]:span[0] + span[1]].tobytes()
                 with contextlib.suppress(Exception):  # a scorecard that cannot be read is made again
                     card = pickle.loads(raw)
-                    self.cards[key] = raw
+                    self.cards[key] = self._pickles[id(card)] = raw
+                    self._pickled_objects.append(card)
                     return card
             card = make()
             with contextlib.suppress(Exception):
-                self.cards[key] = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
+                self.cards[key] = self._pickles[id(card)] = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
+                self._pickled_objects.append(card)
             return card
         return reuse
 
@@ -652,6 +656,10 @@ class StreamCache:
 
     def keep_chart(self, key: str, chart: tuple[str, str, str, str]) -> None:
         self.charts[key] = pickle.dumps(chart, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def pickled(self, obj: Any) -> bytes | None:
+        """The pickle of a scorecard this build made or read (for the whole-build entry's state)."""
+        return self._pickles.get(id(obj))
 
     # -- drill-down CSVs --
     def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | bytearray:
