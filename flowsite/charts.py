@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import pickle
 
 import altair as alt
 import polars as pl
@@ -98,6 +99,30 @@ def _finish(chart: alt.TopLevelMixin, title: str, description: str) -> dict:
 
 
 _TEMPLATES: dict[tuple, dict] = {}
+_TEMPLATES_LOADED: set[tuple] = set()  # keys that came from `load_templates`
+
+
+def load_templates(data: bytes | None) -> None:
+    """Templates an earlier process made (see `templates_made`): Altair takes about a tenth of a
+    second for the first chart of each kind, which a rebuild of one page pays in full."""
+    if not data:
+        return
+    try:
+        got = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a damaged file is no templates
+        return
+    if isinstance(got, dict) and all(isinstance(k, tuple) and isinstance(v, dict) for k, v in got.items()):
+        for key, tpl in got.items():
+            if key not in _TEMPLATES:
+                _TEMPLATES[key] = tpl
+                _TEMPLATES_LOADED.add(key)
+
+
+def templates_made() -> bytes | None:
+    """The templates of this process, pickled, when it made any `load_templates` did not give it."""
+    if set(_TEMPLATES) <= _TEMPLATES_LOADED:
+        return None
+    return pickle.dumps(_TEMPLATES, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _fill(node, datas: list[list]):

@@ -5,6 +5,7 @@ drawn to inline SVG here and their specs saved beside the pages for the interact
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -19,7 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemBytecodeCache, FileSyste
 from markupsafe import Markup, escape
 
 from . import __version__, charts, plugins
-from .cache import cache_dir
+from .cache import _atomic_write, _digest, cache_dir, code_digest
 from .config import Config
 from .errors import BuildError, Problem
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricDef, MetricResults
@@ -79,6 +80,12 @@ def _bytecode_cache() -> FileSystemBytecodeCache | None:
     except OSError:
         return None
     return FileSystemBytecodeCache(str(path))
+
+
+def _chart_templates_path() -> Path | None:
+    """Where the chart templates Altair made are kept, for this flowsite and Altair."""
+    folder = cache_dir()
+    return None if folder is None else folder / "charts" / f"templates-{_digest(code_digest(), charts.alt.__version__)[:32]}.pickle"
 
 
 def environment(theme: Theme) -> Environment:
@@ -389,7 +396,15 @@ def render_version(config: Config, model: SiteModel, results: MetricResults, pag
     `reuse` (an incremental.StreamCache) supplies unchanged scorecard pages."""
     r = Renderer(config, model, results, pages, version, version_title, known_versions)
     r.reuse = reuse
+    templates = _chart_templates_path()
+    if templates is not None:
+        with contextlib.suppress(OSError):
+            charts.load_templates(templates.read_bytes())
     files = r.run(comparison)
+    made = charts.templates_made() if templates is not None else None
+    if made is not None:
+        with contextlib.suppress(OSError):
+            _atomic_write(templates, made)
     for rel, src in r.theme.static_files().items():
         files[f"assets/{rel}"] = src.read_bytes()
     # Loaded only when a reader clicks "Interactive"; a project may ship its own in theme/static/.

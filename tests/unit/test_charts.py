@@ -50,3 +50,26 @@ def test_figures_link_to_their_metric_page():
     assert metric_page("lead_time") == "lead_time"
     assert metric_page("flow_time_p85") == "flow_time"
     assert metric_page("kpi.conversion") is None
+
+
+def test_chart_templates_kept_by_an_earlier_process_give_the_same_specs(monkeypatch):
+    # A rebuild loads the templates Altair made in an earlier process; the specs must not change.
+    import json
+    import pickle
+
+    monkeypatch.setattr(charts, "_TEMPLATES", {})
+    monkeypatch.setattr(charts, "_TEMPLATES_LOADED", set())
+    fresh = json.dumps(charts.trend_spec(lead_time(), "Payments"), sort_keys=True)
+    kept = charts.templates_made()
+    assert kept is not None and charts.templates_made() is not None
+
+    monkeypatch.setattr(charts, "_TEMPLATES", {})
+    monkeypatch.setattr(charts, "_TEMPLATES_LOADED", set())
+    charts.load_templates(kept)
+    assert charts.templates_made() is None  # nothing new to keep
+    assert json.dumps(charts.trend_spec(lead_time(), "Payments"), sort_keys=True) == fresh
+    # Damaged or foreign data is no templates.
+    for bad in (b"garbage", pickle.dumps([1, 2]), pickle.dumps({"k": 1}), None):
+        monkeypatch.setattr(charts, "_TEMPLATES", {})
+        charts.load_templates(bad)
+        assert charts._TEMPLATES == {}
