@@ -872,11 +872,11 @@ class StreamCache:
             m = index.get("metrics")
             if m is not None:
                 frames = {}
-                for name, digest in m["frames"].items():
-                    data = _read(entry / f"{name}.arrow")
-                    if data is None or hashlib.sha256(data).hexdigest() != digest:
+                for name, sig in m["frames"].items():
+                    path = entry / f"{name}.arrow"
+                    frames[name] = pl.read_ipc(path)
+                    if _sig(path.stat()) != sig:  # signed after reading: a write meanwhile shows too
                         raise ValueError("damaged")
-                    frames[name] = pl.read_ipc(data)
                 out["metrics"] = {"digests": m["digests"], "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
                                   "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")},
                                   "starts": None if m.get("starts") is None else {name: frames[f"starts-{name}"] for name in m["starts"]}}
@@ -909,7 +909,7 @@ class StreamCache:
                 sums = {}
                 for name, df in frames.items():
                     df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
-                    sums[name] = _file_digest(tmp / f"{name}.arrow")
+                    sums[name] = None  # signed in `save`, after the whole-build entry linked it (a link changes its ctime)
                     self._written[id(df)] = (df, tmp / f"{name}.arrow")
             self._staged = (tmp, sums)
         except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
@@ -959,6 +959,8 @@ class StreamCache:
                      "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards, "charts": self.charts}
             index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
+                # A frame file is written once and never into: its stat signature stands for a checksum.
+                sums = {name: _sig((tmp / f"{name}.arrow").stat()) for name in sums}
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
                 index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
                                     "starts": sorted(self.starts) if self.starts is not None else None}
