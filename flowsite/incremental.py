@@ -38,6 +38,7 @@ from .cache import BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_d
 from .artifacts import csv_bytes
 from .metrics import StreamParts
 from .metrics._counts import Count
+from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
 from .metrics._frame import stream_blocks
 
 EXCL_SCHEMA = {"metric": pl.String, "reason": pl.String, "value_stream": pl.String, "n": pl.Int64}
@@ -45,106 +46,22 @@ SPEC_LINK = re.compile(rb'data-spec="(?:\.\./)*(charts/[^"/]+\.json)"')
 
 
 # ---- digests -------------------------------------------------------------------------------------
-def _list_digest(h: pl.Series) -> str:
-    one = h.implode()
-    return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
-
-
-def _signed(df: pl.DataFrame) -> pl.DataFrame:
-    """`df` with, per float column, whether a value is -0.0: polars hashes and compares 0.0 and
-    -0.0 alike, which JSON, CSV and the pages write apart."""
-    floats = [c for c, t in df.schema.items() if t.is_float()]
-    return df.select(pl.all(), *(((pl.col(c) == 0) & (1 / pl.col(c) < 0)).alias(f"\0{i}") for i, c in enumerate(floats))) if floats else df
-
-
-def row_hashes(df: pl.DataFrame) -> pl.Series:
-    """64-bit hashes of the rows (telling -0.0 from 0.0)."""
-    return _signed(df).hash_rows(seed=0)
-
-
-def identical(a: pl.DataFrame, b: pl.DataFrame) -> bool:
-    """The same schema and values (telling -0.0 from 0.0)."""
-    return a.schema == b.schema and _signed(a).equals(_signed(b))
-
-
 def _sig(st: os.stat_result) -> list[int]:
     """What stands for a checksum of a cache file that is written once and never into: any write
     since (even one that puts the modification time back) changes the status-change time."""
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _stream_codes(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> tuple[pl.Series, list[str]] | None:
-    """(the number of each row's value stream, null for none; the value streams in number order),
-    or None when the dataset has no notion of one. Rows are grouped on numbers, not text: several
-    times faster at 10M rows."""
-    def numbered(vs: pl.Series) -> tuple[pl.Series, list[str]]:
-        vs = vs.cast(pl.String)
-        names = vs.drop_nulls().unique().sort().to_list()
-        return vs.cast(pl.Enum(names)).to_physical(), names
-
-    if "value_stream" in df.columns:
-        return numbered(df.get_column("value_stream"))
-    wi = frames.get("work_items")
-    if name == "status_changes" and "item_id" in df.columns and wi is not None and {"id", "value_stream"} <= set(wi.columns):
-        # A status change belongs to its work item's value stream. Looked up by 64-bit hashes of
-        # the ids (several times faster than by text); when two work items' ids share a hash, by
-        # text. A change of no work item may at worst count for one: a needless recompute, never
-        # a missed one.
-        codes, names = numbered(wi.get_column("value_stream"))
-        ids = wi.get_column("id").hash(7)
-        if ids.n_unique() == len(ids):
-            keys = df.get_column("item_id").hash(7)
-            runs = keys.rle().struct.unnest()
-            if runs.height * 2 <= len(keys):  # exports list an item's changes together: look up each run once
-                return runs.get_column("value").replace_strict(ids, codes, default=None).gather(keys.rle_id()), names
-            return keys.replace_strict(ids, codes, default=None), names
-        table = pl.DataFrame({"_k": wi.get_column("id"), "c": codes})
-        return df.select(pl.col("item_id").alias("_k")).join(table, on="_k", how="left", maintain_order="left").get_column("c"), names
-    return None
-
-
-def _group_digests(keys: pl.Series, h: pl.Series) -> list[tuple[Any, str, int]]:
-    """(key, digest of the row hashes `h` of its rows in order, rows) per distinct key."""
-    grouped = pl.DataFrame({"k": keys, "h": h}).group_by("k").agg(pl.col("h"))
-    rows = grouped.select("k", pl.col("h").hash(11).alias("a"), pl.col("h").hash(29).alias("b"), pl.col("h").list.len().alias("n")).iter_rows()
-    return [(k, f"{a:016x}{b:016x}:{n}", n) for k, a, b, n in rows]
-
-
-def dataset_digests(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> dict:
-    """{"per": {value stream: digest of its rows}, "glob": digest of the rows of no value stream
-    (or None), "sizes": {value stream: rows}} of one dataset."""
-    out: dict = {"per": {}, "glob": None, "sizes": {}}
-    if df.height == 0:
-        return out
-    h = row_hashes(df)
-    got = _stream_codes(name, df, frames)
-    if got is None:
-        out["glob"] = _list_digest(h)
-        return out
-    codes, names = got
-    for code, d, n in _group_digests(codes, h):
-        if code is None:
-            out["glob"] = d
-        else:
-            out["per"][names[code]] = d
-            out["sizes"][names[code]] = n
-    return out
-
-
-def frame_digests(frames: dict[str, pl.DataFrame], memo: Callable[[str], dict | None] | None = None,
-                  remember: Callable[[str, dict], None] | None = None) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
+def frame_digests(frames: dict[str, pl.DataFrame], digest: Callable[[str, pl.DataFrame], dict] | None = None
+                  ) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
     """({value stream: digest of its rows in every dataset}, {dataset: digest of its rows of no value
-    stream}, {dataset: {value stream: rows}}). `memo(name)`: a dataset's digests known from an
-    earlier build of the same loaded data; `remember(name, digests)`: the ones computed now."""
+    stream}, {dataset: {value stream: rows}}). `digest(name, frame)`: a dataset's digests (see
+    `dataset_digests`), called for the work items first (the status changes' depend on them)."""
     per: dict[str, dict[str, str]] = {}
     glob: dict[str, str] = {}
     sizes: dict[str, dict[str, int]] = {}
-    for name, df in sorted(frames.items()):
-        got = memo(name) if memo is not None else None
-        if got is None:
-            got = dataset_digests(name, df, frames)
-            if remember is not None:
-                remember(name, got)
+    for name, df in sorted(frames.items(), key=lambda kv: (kv[0] != "work_items", kv[0])):
+        got = digest(name, df) if digest is not None else dataset_digests(name, df, frames)
         for vs, d in got["per"].items():
             per.setdefault(vs, {})[name] = d
         if got["glob"] is not None:
@@ -408,6 +325,7 @@ class StreamCache:
         self.load_digests: dict[str, dict | None] = {}  # dataset -> per-stream digests kept with its cached load
         self.fresh_loads: dict[str, tuple] = {}
         self.new_digests: dict[str, dict] = {}
+        self.row_states: dict[str, RowState] = {}  # datasets whose digests were computed this build
 
     @classmethod
     def open(cls, config, out_dir: Path) -> StreamCache | None:
@@ -480,6 +398,81 @@ class StreamCache:
         if key is not None:
             self.new_digests[name] = {"key": key, "value": digests}
 
+    def _dataset_digests(self, name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> dict:
+        """A dataset's digests: known from an earlier build of the same loaded data, else updated
+        from the last build's row state of it (see digests.updated_state), else from every row."""
+        got = self._memo(name)
+        if got is not None:
+            return got
+        key = self.load_keys.get(name)
+        result = None
+        old = self._row_state(name) if key is not None else None
+        if old is not None:
+            with contextlib.suppress(pl.exceptions.PolarsError, ValueError, TypeError, IndexError):
+                result = updated_state(old, name, df, frames, self._items_changed(old) if name == "status_changes" else None)
+        if result is None:
+            result = full_state(name, df, frames)
+        digests, state = result
+        if key is not None:
+            state.key = key
+            state.items_key = self.load_keys.get("work_items") if name == "status_changes" else None
+            self.row_states[name] = state
+        self._remember(name, digests)
+        return digests
+
+    def _items_changed(self, old: RowState) -> pl.Series | None:
+        """The id hashes of the work items that changed since the work items `old` (a state of the
+        status changes) was numbered with: none, some, or None when unknown."""
+        now = self.load_keys.get("work_items")
+        if now is None or old.items_key is None:
+            return None
+        if old.items_key == now:
+            return pl.Series("ids", [], dtype=pl.UInt64)
+        wi = self.row_states.get("work_items")
+        return wi.changed_ids if wi is not None and wi.prev_key == old.items_key else None
+
+    def _row_state(self, name: str) -> RowState | None:
+        entry = self.root / "loads" / f"{name}.rows"
+        raw = _read(entry / "meta.pickle")
+        if raw is None:
+            return None
+        try:
+            meta = pickle.loads(raw)
+            if meta["version"] != self._state_version():
+                return None
+            path = entry / "rows.arrow"
+            rows = pl.read_ipc(path)
+            if _sig(path.stat()) != meta["sig"] or rows.height != meta["rows"]:
+                return None
+            return RowState(rows.get_column("h"), rows.get_column("c") if "c" in rows.columns else None, meta["names"],
+                            rows.get_column("i") if "i" in rows.columns else None, meta["digests"], meta["schema"], meta["key"], meta["items_key"])
+        except Exception:  # noqa: BLE001 - a damaged state is none
+            return None
+
+    @staticmethod
+    def _state_version() -> str:
+        return _digest(code_digest(), pl.__version__)
+
+    def _stage_row_states(self) -> None:
+        """The row states computed this build, for the next one (uncompressed: read in a blink)."""
+        base = self.root / "loads"
+        for name, state in sorted(self.row_states.items()):
+            with contextlib.suppress(Exception):  # a state that cannot be written costs the next build time, nothing else
+                base.mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(dir=base, prefix=".tmp-"))
+                try:
+                    cols = {"h": state.h, **({"c": state.codes} if state.codes is not None else {}), **({"i": state.ids} if state.ids is not None else {})}
+                    pl.DataFrame(cols).write_ipc(tmp / "rows.arrow", compression="uncompressed")
+                    meta = {"version": self._state_version(), "sig": _sig((tmp / "rows.arrow").stat()), "rows": len(state.h), "names": state.names,
+                            "digests": state.digests, "schema": state.schema, "key": state.key, "items_key": state.items_key}
+                    (tmp / "meta.pickle").write_bytes(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+                    entry = base / f"{name}.rows"
+                    if entry.exists():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    os.replace(tmp, entry)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+
     def _links(self, frames: dict[str, pl.DataFrame]) -> bool:
         """`links_between_streams`, remembered for the loaded data it was found in."""
         names = [n for n in ("deployments", "changes", "incidents") if n in frames]
@@ -535,7 +528,7 @@ class StreamCache:
     # -- metrics --
     def metrics(self, frames: dict[str, pl.DataFrame], clipped: dict[str, pl.DataFrame], periods, as_of_end, vs_ids: list[str],
                 compute: Callable[[dict[str, pl.DataFrame], list[str]], StreamParts]) -> StreamParts:
-        digests, glob, sizes = frame_digests(frames, self._memo, self._remember)
+        digests, glob, sizes = frame_digests(frames, lambda name, df: self._dataset_digests(name, df, frames))
         self.digests = digests
         shape = {name: [str(df.schema), clipped[name].height > 0] for name, df in sorted(frames.items())}
         self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
@@ -892,6 +885,7 @@ class StreamCache:
         self._staged = None
         if self.root is not None:
             self._stage_loads()
+            self._stage_row_states()
         if self.root is None or self.context is None or self.parts is None:
             return
         try:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import flowsite._build as build_mod
 import flowsite.sources.load as load_mod
-from flowsite import incremental
+from flowsite import digests, incremental
 from flowsite.artifacts import csv_bytes
 from flowsite.cache import BuildStore
 from flowsite.errors import BuildError
@@ -190,7 +190,7 @@ def test_status_changes_find_their_value_stream_grouped_or_not(items, rnd):
     lookup = dict(zip(wi.get_column("id"), wi.get_column("value_stream")))
     for ids in (grouped, shuffled):
         sc = pl.DataFrame({"item_id": ids, "status": ["Done"] * len(ids)})
-        codes, names = incremental._stream_codes("status_changes", sc, {"work_items": wi})
+        codes, names = digests._stream_codes("status_changes", sc, {"work_items": wi})
         assert [None if c is None else names[c] for c in codes.to_list()] == [lookup.get(i) for i in ids]
 
 
@@ -561,3 +561,53 @@ def test_kept_things_made_from_a_value_streams_rows_come_from_the_last_build(sam
         made[k].clear()
     _rebuild(sample_project, site, tmp_path)
     assert len(set(made["card"])) == len(set(made["lines"])) == 5 and "Deployment frequency" in made["chart"]
+
+
+def _shift_one_item(project: Path, stream: str) -> str:
+    """Move one resolved work item of `stream` an hour later, in place: its row and its last status change."""
+    wi = project / "data" / "work_items.csv"
+    lines = wi.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        cells = line.split(",")
+        if len(cells) > 5 and cells[2] == stream and cells[5].endswith("Z"):
+            key, done = cells[0], cells[5]
+            later = done[:11] + f"{(int(done[11:13]) + 1) % 24:02d}" + done[13:]
+            cells[5] = later
+            lines[i] = ",".join(cells)
+            break
+    wi.write_text("".join(lines), encoding="utf-8")
+    sc = project / "data" / "status_changes.csv"
+    text = sc.read_text(encoding="utf-8")
+    sc.write_text(text.replace(f"{key},Done,{done}", f"{key},Done,{later}"), encoding="utf-8")
+    return key
+
+
+def test_digests_of_datasets_edited_in_place_are_updated_from_the_row_state(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A work item edited in place (no row added or removed) is found by comparing row hashes with the
+    last build's row state: only its value stream is digested again and recomputed, and the site is
+    the cold build's. A damaged row state means a full pass, with the same result."""
+    from flowsite import digests as digests_mod
+
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    used: list[tuple[str, bool]] = []
+    real = digests_mod.updated_state
+
+    def spy(old, name, *a):
+        got = real(old, name, *a)
+        used.append((name, got is not None))
+        return got
+
+    monkeypatch.setattr(incremental, "updated_state", spy)
+    _shift_one_item(sample_project, "payments")
+    result, stages = _rebuild(sample_project, site, tmp_path)  # asserts the whole site equals a cold build's
+    assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+    assert ("work_items", True) in used and ("status_changes", True) in used, used
+
+    for state in (cache_dir / "loads").glob("*.rows/rows.arrow"):
+        state.write_bytes(b"damaged" + state.read_bytes()[7:])
+    used.clear()
+    _shift_one_item(sample_project, "catalog")
+    result, stages = _rebuild(sample_project, site, tmp_path)
+    assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+    assert used == [], used  # no state to update from: full passes
