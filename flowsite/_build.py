@@ -29,7 +29,7 @@ from .errors import BuildError, Problem, SourceError
 from .metrics import MetricResults, compute_metrics
 from .pages import load_pages
 from .history import History, manifest_bytes, write_archive
-from .publish import Prelink, check_output_dir, fs_now, lock, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
+from .publish import Prelink, Spliced, check_output_dir, file_bytes, fs_now, lock, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
 from .render import Theme, load_theme, render_root, render_version
 from .scorecard import SiteModel, build_scorecards
 from .sources import Datasets, load_sources
@@ -136,7 +136,7 @@ def _unchanged(vdir: Path, files: dict[str, bytes], digests: dict[str, str], tru
                         keep = t[2] == digests[rel]
                     else:
                         with open(e.path, "rb") as f:
-                            keep = f.read() == data
+                            keep = f.read() == file_bytes(data)
             if keep:
                 kept.add(rel)
                 left += 1
@@ -223,7 +223,7 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
     files.update(data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None,
                             figure_block=streams.figure_block if streams is not None else None))
     files.update(version_badges(model))
-    digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    digests = {rel: data.sha256() if isinstance(data, Spliced) else hashlib.sha256(data).hexdigest() for rel, data in files.items()}
     files["manifest.json"] = manifest_bytes(files, version, digests)  # lets a later CI run restore this version from the published site
     digests["manifest.json"] = hashlib.sha256(files["manifest.json"]).hexdigest()
     return files, theme, digests

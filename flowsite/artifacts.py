@@ -144,8 +144,8 @@ def data_files(model: SiteModel, results: MetricResults, version: str, version_t
                figure_block: Callable[[str, Callable[[], str]], str] | None = None) -> dict[str, bytes]:
     """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
     caller has already built it; `drill_csv(name, frame)`: makes a drill-down CSV (the incremental
-    build copies unchanged value streams' rows from the last build's file); `figure_block`: see
-    `_figure_lines`."""
+    build copies unchanged value streams' rows from the last build's file, as a publish.Spliced
+    file); `figure_block`: see `_figure_lines`."""
     document = document if document is not None else metrics_document(model, results, version, version_title, figures=False)
     encoded = {"figures": _figure_lines(results, figure_block)} if "figures" not in document else None
     files = {"data/metrics.json": dumps_json(document, encoded)}

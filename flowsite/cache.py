@@ -354,11 +354,11 @@ class BuildStore:
             index = {}
             blobs = os.fspath(self.root / "blobs")  # paths as text: thirteen thousand files at scale
             for rel, data in sorted(files.items()):
-                digest = (digests or {}).get(rel) or hashlib.sha256(data).hexdigest()
+                digest = (digests or {}).get(rel) or hashlib.sha256(bytes(data)).hexdigest()
                 index[rel] = digest
                 blob = f"{blobs}/{digest[:2]}/{digest}"
                 if not os.path.exists(blob):
-                    _atomic_write(Path(blob), data)
+                    _atomic_write(Path(blob), bytes(data))  # a publish.Spliced file read whole
             if self._staged is None:
                 self.stage(state, frames)
             tmp, self._staged = self._staged, None

@@ -40,6 +40,7 @@ from .metrics import StreamParts
 from .metrics._counts import Count
 from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
 from .metrics._frame import stream_blocks
+from .publish import Spliced
 
 EXCL_SCHEMA = {"metric": pl.String, "reason": pl.String, "value_stream": pl.String, "n": pl.Int64}
 SPEC_LINK = re.compile(rb'data-spec="(?:\.\./)*(charts/[^"/]+\.json)"')
@@ -167,32 +168,17 @@ def _csv_spans(data: bytes, start: int, runs: list[tuple[str, int, int]]) -> lis
     return out
 
 
-def _assemble(blob: Path, header: bytes, pieces: list) -> bytearray | None:
-    """header + pieces in one buffer: a (first, end) piece is read from `blob` straight into place
-    (one copy, no intermediate file-sized bytes), a bytes piece is copied. None if the blob does
-    not start with the same header or is shorter than the spans say."""
-    total = len(header) + sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in pieces)
-    buf = bytearray(total)
-    view = memoryview(buf)
+def _splice(blob: Path, header: bytes, pieces: list) -> Spliced | None:
+    """header + pieces, a (first, end) piece being that range of `blob`, never read into memory
+    here (see publish.Spliced). None if the blob does not start with the same header or is
+    shorter than the spans say."""
     try:
         with open(blob, "rb") as f:
             if f.read(len(header)) != header:
                 return None
-            view[:len(header)] = header
-            pos = len(header)
-            for p in pieces:
-                if isinstance(p, tuple):
-                    size = p[1] - p[0]
-                    f.seek(p[0])
-                    if f.readinto(view[pos:pos + size]) != size:
-                        return None
-                else:
-                    size = len(p)
-                    view[pos:pos + size] = p
-                pos += size
-    except OSError:
+        return Spliced(blob, [header, *pieces])
+    except (OSError, ValueError):
         return None
-    return buf
 
 
 def _blocks(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> pl.DataFrame:
@@ -655,7 +641,7 @@ class StreamCache:
         return self._pickles.get(id(obj))
 
     # -- drill-down CSVs --
-    def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | bytearray:
+    def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | Spliced:
         """data/<name>.csv. A value stream whose rows are those of the snapshot (it came from it, or
         was recomputed to the same rows) has the same lines as in the last build's file (a row's
         CSV line depends on that row alone), so they are read from it straight into place; only
@@ -681,7 +667,7 @@ class StreamCache:
                     pieces[-1] = (pieces[-1][0], span[1])  # neighbours in the old file: one read
                 else:
                     pieces.append(piece)
-            data = _assemble(blob, header, pieces)
+            data = _splice(blob, header, pieces)
             if data is not None:
                 self.csv_spans[name] = out
                 return data
@@ -728,7 +714,7 @@ class StreamCache:
             digest = digests[rel]
             blob = self.root / "blobs" / digest[:2] / digest
             if not blob.exists():
-                _atomic_write(blob, files[rel])
+                _atomic_write(blob, bytes(files[rel]))
             with contextlib.suppress(OSError):
                 st = blob.stat()
                 if st.st_size == len(files[rel]):

@@ -64,10 +64,96 @@ def safe_relpath(rel: str) -> str:
     return rel
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+class Spliced:
+    """The bytes of a file to publish, made of byte ranges of an existing file (an open descriptor
+    of it, so a rename or unlink meanwhile changes nothing) and bytes in memory, never held whole:
+    at scale a drill-down CSV is mostly the last build's lines, hundreds of MB that would otherwise
+    be read into memory, hashed there and written out again."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, source: Path, parts: list[tuple[int, int] | bytes]):
+        self.fd = os.open(source, os.O_RDONLY)
+        self.parts = parts
+        self.size = sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in parts)
+        if any(isinstance(p, tuple) and p[1] > os.fstat(self.fd).st_size for p in parts):
+            os.close(self.fd)
+            raise ValueError("a range past the end of its file")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.close(self.fd)
+
+    def chunks(self) -> Iterator[bytes]:
+        for p in self.parts:
+            if not isinstance(p, tuple):
+                yield p
+                continue
+            at, end = p
+            while at < end:
+                got = os.pread(self.fd, min(self.CHUNK, end - at), at)
+                if not got:
+                    raise OSError(errno.EIO, "file shorter than when it was spliced")
+                yield got
+                at += len(got)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def sha256(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for chunk in self.chunks():
+            h.update(chunk)
+        return h.hexdigest()
+
+    def write(self, fd: int) -> None:
+        """Into an open file: ranges copied by the kernel where it can, the rest written."""
+        for p in self.parts:
+            if not isinstance(p, tuple):
+                _write_all(fd, p)
+                continue
+            at, end = p
+            while at < end:
+                try:
+                    n = os.copy_file_range(self.fd, fd, end - at, at)
+                except OSError:  # another file system, or no such call: through memory
+                    n = 0
+                if n <= 0:
+                    got = os.pread(self.fd, min(self.CHUNK, end - at), at)
+                    if not got:
+                        raise OSError(errno.EIO, "file shorter than when it was spliced")
+                    _write_all(fd, got)
+                    n = len(got)
+                at += n
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def file_bytes(data: bytes | Spliced) -> bytes:
+    """The bytes themselves (a Spliced file read whole: only where a file's bytes are needed in memory)."""
+    return bytes(data) if isinstance(data, Spliced) else data
+
+
+def write_bytes(path: Path, data: bytes | Spliced) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+    if isinstance(data, Spliced):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            data.write(fd)
+        finally:
+            os.close(fd)
+        return
     path.write_bytes(data)
 
 

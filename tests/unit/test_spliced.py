@@ -1,0 +1,69 @@
+"""publish.Spliced: a file made of ranges of another file and bytes in memory reads, hashes and
+writes as the joined bytes, whatever happens to the source's name meanwhile."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flowsite.publish import Spliced, file_bytes, write_bytes
+
+
+@st.composite
+def spliced_parts(draw):
+    source = draw(st.binary(min_size=1, max_size=3000))
+    parts, want = [], b""
+    for _ in range(draw(st.integers(0, 8))):
+        if draw(st.booleans()):
+            a = draw(st.integers(0, len(source)))
+            b = draw(st.integers(a, len(source)))
+            parts.append((a, b))
+            want += source[a:b]
+        else:
+            piece = draw(st.binary(max_size=50))
+            parts.append(piece)
+            want += piece
+    return source, parts, want
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spliced_parts(), st.sampled_from([1, 7, 1 << 20]))
+def test_a_spliced_file_is_its_joined_bytes(tmp_path: Path, got, chunk):
+    source, parts, want = got
+    src = tmp_path / "source"
+    src.write_bytes(source)
+    s = Spliced(src, parts)
+    s.CHUNK = chunk  # reads in small pieces too
+    assert len(s) == len(want) and bytes(s) == want == file_bytes(s)
+    assert s.sha256() == hashlib.sha256(want).hexdigest()
+    out = tmp_path / "out"
+    write_bytes(out, s)
+    assert out.read_bytes() == want
+
+
+def test_the_source_may_be_renamed_or_removed_once_spliced(tmp_path: Path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"header\nline 1\nline 2\n")
+    s = Spliced(src, [b"header\n", (14, 21), b"new\n"])
+    src.rename(tmp_path / "moved")
+    (tmp_path / "moved").unlink()
+    write_bytes(tmp_path / "out.csv", s)
+    assert (tmp_path / "out.csv").read_bytes() == b"header\nline 2\nnew\n"
+    assert os.stat(tmp_path / "out.csv").st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def test_a_range_past_the_end_is_refused(tmp_path: Path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"short")
+    with pytest.raises(ValueError):
+        Spliced(src, [(0, 6)])
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
