@@ -84,6 +84,7 @@ def _vl_version() -> str:
 # ---- whole builds -------------------------------------------------------------------------------
 BUILTIN_PLUGINS = {"flowsite.presets", "flowsite.metrics.catalogue", "flowsite.metrics.custom"}
 KEEP_BUILDS = 6  # newest build entries kept; older ones and blobs only they used are pruned
+BLOB_LIST = "blobs.txt"  # in a cache entry: the digests of the blobs it uses, one a line (what pruning reads)
 
 
 class _DigestMemo:
@@ -366,6 +367,7 @@ class BuildStore:
                 return
             try:
                 (tmp / "index.json").write_text(json.dumps({"files": index, "frames": sorted(frames), "site_states": site_states}, sort_keys=True), encoding="utf-8")
+                (tmp / BLOB_LIST).write_text("\n".join(sorted(set(index.values()))), encoding="ascii")
                 if entry.exists():
                     shutil.rmtree(entry, ignore_errors=True)
                 os.replace(tmp, entry)
@@ -420,6 +422,10 @@ class BuildStore:
 
         used = snapshot_blobs(self.root)  # scorecard pages the per-value-stream cache reuses
         for b in builds[:KEEP_BUILDS]:
+            listed = _read(b / BLOB_LIST)
+            if listed is not None:
+                used.update(listed.decode("ascii", "replace").split())
+                continue
             raw = _read(b / "index.json")
             if raw:
                 used.update(json.loads(raw)["files"].values())

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import polars as pl
 
-from .cache import BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
+from .cache import BLOB_LIST, BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
 from .artifacts import csv_bytes
 from .metrics import StreamParts
 from .metrics._counts import Count
@@ -945,6 +945,7 @@ class StreamCache:
                 index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
                                     "starts": sorted(self.starts) if self.starts is not None else None}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
+            (tmp / BLOB_LIST).write_text("\n".join(sorted(_index_blobs(index))), encoding="ascii")
             entry = self.root / "streams" / self.context
             if entry.exists():
                 shutil.rmtree(entry, ignore_errors=True)
@@ -983,18 +984,28 @@ def prune_snapshots(root: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _index_blobs(index: dict) -> set[str]:
+    used: set[str] = set()
+    for entry in index.get("pages", {}).values():
+        used.update(entry["files"].values())
+    used.update(entry["digest"] for entry in ((index.get("metrics") or {}).get("csv") or {}).values())
+    return used
+
+
 def snapshot_blobs(root: Path) -> set[str]:
-    """Blobs the kept snapshots' pages use (so pruning the whole-build entries keeps them)."""
+    """Blobs the kept snapshots' pages use (so pruning the whole-build entries keeps them): from each
+    snapshot's list of them (its index when there is none: megabytes of JSON at scale)."""
     used: set[str] = set()
     base = root / "streams"
     if not base.is_dir():
         return used
     for snap in base.iterdir():
+        listed = _read(snap / BLOB_LIST)
+        if listed is not None:
+            used.update(listed.decode("ascii", "replace").split())
+            continue
         raw = _read(snap / "index.json")
         if raw:
             with contextlib.suppress(ValueError, KeyError, AttributeError, TypeError):
-                index = json.loads(raw)
-                for entry in index.get("pages", {}).values():
-                    used.update(entry["files"].values())
-                used.update(entry["digest"] for entry in ((index.get("metrics") or {}).get("csv") or {}).values())
+                used.update(_index_blobs(json.loads(raw)))
     return used

@@ -611,3 +611,33 @@ def test_digests_of_datasets_edited_in_place_are_updated_from_the_row_state(samp
     result, stages = _rebuild(sample_project, site, tmp_path)
     assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
     assert used == [], used  # no state to update from: full passes
+
+
+def test_pruning_keeps_every_blob_the_kept_entries_list(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """Pruning reads each entry's blob list (not its index): after more builds than are kept, every
+    blob a kept whole-build entry or snapshot names in its index is still there, and no other is."""
+    import json
+
+    import flowsite.cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "KEEP_BUILDS", 2)
+    monkeypatch.setattr(incremental, "KEEP_BUILDS", 2)
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    for item in (PAYMENTS_ITEM, CATALOG_ITEM, PAYMENTS_ITEM.replace("99", "98")):
+        _append(sample_project, "work_items.csv", item)
+        _build(sample_project, site)
+    builds = [p for p in (cache_dir / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    snaps = [p for p in (cache_dir / "streams").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(builds) == 2 and 1 <= len(snaps) <= 2
+    named: set[str] = set()
+    for b in builds:
+        files = set(json.loads((b / "index.json").read_text())["files"].values())
+        assert set((b / cache_mod.BLOB_LIST).read_text().split()) == files
+        named |= files
+    for snap in snaps:
+        listed = set((snap / cache_mod.BLOB_LIST).read_text().split())
+        assert listed == incremental._index_blobs(json.loads((snap / "index.json").read_text()))
+        named |= listed
+    present = {p.name for p in (cache_dir / "blobs").glob("*/*")}
+    assert named <= present and present <= named
