@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import unicodedata
+from typing import Callable
 
 from markupsafe import escape
 
-from .scorecard import Figure, SiteModel, Status
+from .scorecard import Figure, Scorecard, SiteModel, Status
 
 LABEL_BG = "#555"
 # Dark enough for white text at WCAG AA (4.5:1) on every background.
@@ -97,16 +98,24 @@ def figure_badge(fig: Figure, vs_name: str) -> str:
     return badge_svg(label, message, COLOURS[fig.status], described)
 
 
-def version_badges(model: SiteModel) -> dict[str, bytes]:
+def card_badges(card: Scorecard) -> dict[str, bytes]:
+    """One value stream's badges: its alignment and each of its figures."""
+    files: dict[str, bytes] = {}
+    for fig in card.figures:
+        files[f"badges/{card.id}/{fig.metric}.svg"] = figure_badge(fig, card.name).encode("utf-8")
+    a = card.alignment
+    status = a.status
+    message = f"{a.on_track}/{a.with_target} on track" if a.with_target else "no targets"
+    files[f"badges/{card.id}.svg"] = badge_svg(
+        "alignment", message + SYMBOL.get(status, ""), COLOURS[status],
+        f"{card.name}: alignment {status.label.lower()}, {a.on_track} on track, {a.at_risk} at risk, {a.off_track} off track",
+    ).encode("utf-8")
+    return files
+
+
+def version_badges(model: SiteModel, reuse: Callable[[Scorecard, Callable[[], dict[str, bytes]]], dict[str, bytes]] | None = None) -> dict[str, bytes]:
+    """`reuse(card, make)`: a value stream's badges (the incremental build keeps the last build's), else `make()`."""
     files: dict[str, bytes] = {}
     for card in model.scorecards:
-        for fig in card.figures:
-            files[f"badges/{card.id}/{fig.metric}.svg"] = figure_badge(fig, card.name).encode("utf-8")
-        a = card.alignment
-        status = a.status
-        message = f"{a.on_track}/{a.with_target} on track" if a.with_target else "no targets"
-        files[f"badges/{card.id}.svg"] = badge_svg(
-            "alignment", message + SYMBOL.get(status, ""), COLOURS[status],
-            f"{card.name}: alignment {status.label.lower()}, {a.on_track} on track, {a.at_risk} at risk, {a.off_track} off track",
-        ).encode("utf-8")
+        files.update(card_badges(card) if reuse is None else reuse(card, lambda card=card: card_badges(card)))
     return dict(sorted(files.items()))

@@ -302,6 +302,8 @@ class StreamCache:
         self.cards: dict[str, bytes] = {}  # key -> a pickled scorecard this build used
         self._pickles: dict[int, bytes] = {}  # id of a scorecard -> its pickle (see pickled)
         self._pickled_objects: list = []  # keeps those ids taken
+        self._card_keys: dict[int, str] = {}  # id of a scorecard -> its key
+        self.card_file_packs: dict[str, bytes] = {}  # a scorecard's key -> its files, pickled
         self.charts: dict[str, bytes] = {}  # key -> a pickled chart this build used (see chart)
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
@@ -604,14 +606,36 @@ class StreamCache:
                 with contextlib.suppress(Exception):  # a scorecard that cannot be read is made again
                     card = pickle.loads(raw)
                     self.cards[key] = self._pickles[id(card)] = raw
+                    self._card_keys[id(card)] = key
                     self._pickled_objects.append(card)
                     return card
             card = make()
             with contextlib.suppress(Exception):
                 self.cards[key] = self._pickles[id(card)] = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
+                self._card_keys[id(card)] = key
                 self._pickled_objects.append(card)
             return card
         return reuse
+
+    def card_files(self, card: Any, make: Callable[[], dict[str, bytes]]) -> dict[str, bytes]:
+        """Files made from one scorecard alone (its badges): from the last build when this very
+        scorecard came from `scorecards` under a key the last build made them for."""
+        key = self._card_keys.get(id(card))
+        if key is None:
+            return make()
+        pack = self._pack("card-files")
+        span = pack[1].get(key) if pack is not None else None
+        if span is not None:
+            raw = pack[0][span[0]:span[0] + span[1]].tobytes()
+            with contextlib.suppress(Exception):  # files that cannot be read are made again
+                files = pickle.loads(raw)
+                if isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, bytes) for k, v in files.items()):
+                    self.card_file_packs[key] = raw
+                    return files
+        files = make()
+        with contextlib.suppress(Exception):
+            self.card_file_packs[key] = pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL)
+        return files
 
     # -- charts made from rows of several value streams --
     def chart_key(self, name: str, rows: pl.DataFrame, parts: list) -> str | None:
@@ -936,7 +960,7 @@ class StreamCache:
                 return
             tmp, sums = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
-                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards, "charts": self.charts}
+                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards, "charts": self.charts, "card-files": self.card_file_packs}
             index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
                 # A frame file is written once and never into: its stat signature stands for a checksum.
