@@ -176,7 +176,7 @@ def _splice(blob: Path, header: bytes, pieces: list) -> Spliced | None:
         with open(blob, "rb") as f:
             if f.read(len(header)) != header:
                 return None
-        return Spliced(blob, [header, *pieces])
+        return Spliced(blob, [header, *pieces], source_sha256=blob.name)  # a blob is named by its sha256
     except (OSError, ValueError):
         return None
 

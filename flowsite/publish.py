@@ -72,13 +72,30 @@ class Spliced:
 
     CHUNK = 1 << 20
 
-    def __init__(self, source: Path, parts: list[tuple[int, int] | bytes]):
+    def __init__(self, source: Path, parts: list[tuple[int, int] | bytes], source_sha256: str | None = None):
+        """`source_sha256`: the source's sha256, when known (it stands for ours when we are the whole source)."""
         self.fd = os.open(source, os.O_RDONLY)
         self.parts = parts
         self.size = sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in parts)
-        if any(isinstance(p, tuple) and p[1] > os.fstat(self.fd).st_size for p in parts):
+        size = os.fstat(self.fd).st_size
+        if any(isinstance(p, tuple) and p[1] > size for p in parts):
             os.close(self.fd)
             raise ValueError("a range past the end of its file")
+        self.known = source_sha256 if source_sha256 and self.size == size and self._whole_source() else None
+
+    def _whole_source(self) -> bool:
+        """Whether the parts are the source's bytes from its start to its end, in order."""
+        at = 0
+        for p in self.parts:
+            if isinstance(p, tuple):
+                if p[0] != at:
+                    return False
+                at = p[1]
+            else:
+                if os.pread(self.fd, len(p), at) != p:
+                    return False
+                at += len(p)
+        return at == self.size
 
     def __len__(self) -> int:
         return self.size
@@ -106,6 +123,8 @@ class Spliced:
     def sha256(self) -> str:
         import hashlib
 
+        if self.known is not None:
+            return self.known
         h = hashlib.sha256()
         for chunk in self.chunks():
             h.update(chunk)

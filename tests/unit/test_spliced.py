@@ -36,13 +36,27 @@ def test_a_spliced_file_is_its_joined_bytes(tmp_path: Path, got, chunk):
     source, parts, want = got
     src = tmp_path / "source"
     src.write_bytes(source)
-    s = Spliced(src, parts)
+    s = Spliced(src, parts, source_sha256=hashlib.sha256(source).hexdigest())  # stands for ours only when we are the whole source
     s.CHUNK = chunk  # reads in small pieces too
+    assert s.known is None or want == source
+    if parts == [source[:3], (3, len(source))] and len(source) >= 3:  # how a CSV of only old lines is spliced
+        assert s.known is not None
     assert len(s) == len(want) and bytes(s) == want == file_bytes(s)
     assert s.sha256() == hashlib.sha256(want).hexdigest()
     out = tmp_path / "out"
     write_bytes(out, s)
     assert out.read_bytes() == want
+
+
+def test_the_whole_source_spliced_is_known_by_the_sources_digest(tmp_path: Path):
+    src = tmp_path / "blob"
+    src.write_bytes(b"header\nline 1\nline 2\n")
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    assert Spliced(src, [b"header\n", (7, 21)], source_sha256=digest).sha256() == digest
+    assert Spliced(src, [b"header\n", (7, 14), (14, 21)], source_sha256=digest).known == digest
+    # Not the whole source, or other bytes: hashed.
+    assert Spliced(src, [b"header\n", (7, 14)], source_sha256=digest).known is None
+    assert Spliced(src, [b"HEADER\n", (7, 21)], source_sha256=digest).known is None
 
 
 def test_the_source_may_be_renamed_or_removed_once_spliced(tmp_path: Path):
