@@ -9,7 +9,8 @@ fresh process: cold (empty cache, empty output), rebuild with nothing changed, a
 value stream's data changed (with `--builds N`, each kind N times, a different value stream changed
 each time, and the fastest run reported). Per stage (load, metrics, charts, render, write) it prints wall seconds,
 CPU seconds (the build process and its children) and peak RSS (sampled every 20 ms, build
-process plus workers). Then, in one process on the same loaded data, it times flowsite's metric
+process plus workers; a child that has not yet replaced the build's program is the build's own
+pages, not counted twice). Then, in one process on the same loaded data, it times flowsite's metric
 stage against the same metrics written as DuckDB SQL (DevLake / Four Keys style) and in
 straightforward pandas, and checks the three agree. Figures go to benchmarks/out/results.json.
 
@@ -43,7 +44,18 @@ CHILD = r'''
 import json, os, resource, sys, threading, time
 from pathlib import Path
 
-def rss_tree(pid):
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+def rss_tree(pid, parent_cmdline=None):
+    # A child between fork and exec still runs the parent's program on the parent's pages: its
+    # VmRSS is those pages again, not memory of its own, so it is not added.
+    cmdline = _cmdline(pid)
+    if parent_cmdline is not None and cmdline == parent_cmdline:
+        return 0
     total = 0
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -54,7 +66,7 @@ def rss_tree(pid):
         return 0
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in task.read_text().split():
-            total += rss_tree(int(child))
+            total += rss_tree(int(child), cmdline)
     return total
 
 def cpu():
