@@ -111,6 +111,19 @@ def static_digest(config, out_dir: Path) -> str | None:
     return _digest(*parts)
 
 
+def _signed_meta(entry: Path, name: str) -> dict | None:
+    """A cache entry's meta.pickle, when readable and the entry's file `name` still has the stat
+    signature it records; None otherwise (a damaged entry is a miss)."""
+    raw = _read(entry / "meta.pickle")
+    if raw is None:
+        return None
+    with contextlib.suppress(Exception):
+        meta = pickle.loads(raw)
+        if isinstance(meta, dict) and meta.get("sig") == _sig((entry / name).stat()):
+            return meta
+    return None
+
+
 # ---- per-stream metric frames ----------------------------------------------------------------------
 def _exclusion_frame(excl: dict[str, dict[str, int]]) -> pl.DataFrame | None:
     """Excluded-row counts per value stream, or None when one is not split per value stream."""
@@ -330,14 +343,10 @@ class StreamCache:
             return None
         self.load_keys[name] = key
         entry = self.root / "loads" / f"{name}-{key}"
-        raw = _read(entry / "meta.pickle")
-        if raw is None:
+        meta = _signed_meta(entry, "frame.arrow")
+        if meta is None:
             return None
         try:
-            meta = pickle.loads(raw)
-            st = (entry / "frame.arrow").stat()
-            if meta["sig"] != _sig(st):
-                return None
             frame = pl.read_ipc(entry / "frame.arrow")
             if str(frame.schema) != meta["schema"] or frame.height != meta["rows"]:
                 return None
@@ -421,16 +430,12 @@ class StreamCache:
 
     def _row_state(self, name: str) -> RowState | None:
         entry = self.root / "loads" / f"{name}.rows"
-        raw = _read(entry / "meta.pickle")
-        if raw is None:
+        meta = _signed_meta(entry, "rows.arrow")
+        if meta is None or meta.get("version") != self._state_version():
             return None
         try:
-            meta = pickle.loads(raw)
-            if meta["version"] != self._state_version():
-                return None
-            path = entry / "rows.arrow"
-            rows = pl.read_ipc(path)
-            if _sig(path.stat()) != meta["sig"] or rows.height != meta["rows"]:
+            rows = pl.read_ipc(entry / "rows.arrow")
+            if _sig((entry / "rows.arrow").stat()) != meta["sig"] or rows.height != meta["rows"]:  # signed again: a write while it was read
                 return None
             return RowState(rows.get_column("h"), rows.get_column("c") if "c" in rows.columns else None, meta["names"],
                             rows.get_column("i") if "i" in rows.columns else None, meta["digests"], meta["schema"], meta["key"], meta["items_key"])
