@@ -72,6 +72,9 @@ def _figure_dicts(results: MetricResults) -> list[dict]:
     ]
 
 
+ITEM_SEP = ",\n  "  # between two elements of a top-level list in dumps_json
+
+
 def _figure_lines(results: MetricResults, block: Callable[[str, Callable[[], str]], str] | None = None) -> list[str]:
     """The JSON of each entry `_figure_dicts` makes, as `dumps_json` writes it, without making the
     dicts: texts encoded once each (a few hundred distinct), numbers as json writes them.
@@ -102,9 +105,6 @@ def _figure_lines(results: MetricResults, block: Callable[[str, Callable[[], str
             return ITEM_SEP.join(lines(part))
         blocks.append(make() if vs is None else block(vs, make))
     return blocks
-
-
-ITEM_SEP = ",\n  "  # between two elements of a top-level list in dumps_json
 
 
 def dumps_json(doc: dict, encoded: dict[str, list[str]] | None = None) -> bytes:

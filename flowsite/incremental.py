@@ -312,12 +312,10 @@ class StreamCache:
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
         self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
-        self.cards: dict[str, bytes] = {}  # key -> a pickled scorecard this build used
+        self.pickled_packs: dict[str, dict[str, bytes]] = {"cards": {}, "card-files": {}, "charts": {}}  # pack -> key -> a pickled object this build used
         self._pickles: dict[int, bytes] = {}  # id of a scorecard -> its pickle (see pickled)
         self._pickled_objects: list = []  # keeps those ids taken
         self._card_keys: dict[int, str] = {}  # id of a scorecard -> its key
-        self.card_file_packs: dict[str, bytes] = {}  # a scorecard's key -> its files, pickled
-        self.charts: dict[str, bytes] = {}  # key -> a pickled chart this build used (see chart)
         self.page_keys: dict[str, str] = {}
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
@@ -604,20 +602,11 @@ class StreamCache:
             if vs not in self.digests or vs not in self.figure_digests:
                 return make()
             key = _digest(self.context, "scorecard", vs, self.digests[vs], self.figure_digests[vs], starts, json.dumps(per.get(vs)))
-            pack = self._pack("cards")
-            span = pack[1].get(key) if pack is not None else None
-            if span is not None:
-                raw = pack[0][span[0]:span[0] + span[1]].tobytes()
-                with contextlib.suppress(Exception):  # a scorecard that cannot be read is made again
-                    card = pickle.loads(raw)
-                    self.cards[key] = self._pickles[id(card)] = raw
-                    self._card_keys[id(card)] = key
-                    self._pickled_objects.append(card)
-                    return card
-            card = make()
-            with contextlib.suppress(Exception):
-                self.cards[key] = self._pickles[id(card)] = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
-                self._card_keys[id(card)] = key
+            got = self._packed("cards", key)
+            card, raw = got if got is not None else (make(), None)
+            raw = raw or self._pickle_into("cards", key, card)
+            if raw is not None:
+                self._pickles[id(card)], self._card_keys[id(card)] = raw, key
                 self._pickled_objects.append(card)
             return card
         return reuse
@@ -628,18 +617,11 @@ class StreamCache:
         key = self._card_keys.get(id(card))
         if key is None:
             return make()
-        pack = self._pack("card-files")
-        span = pack[1].get(key) if pack is not None else None
-        if span is not None:
-            raw = pack[0][span[0]:span[0] + span[1]].tobytes()
-            with contextlib.suppress(Exception):  # files that cannot be read are made again
-                files = pickle.loads(raw)
-                if isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, bytes) for k, v in files.items()):
-                    self.card_file_packs[key] = raw
-                    return files
+        got = self._packed("card-files", key, lambda f: isinstance(f, dict) and all(isinstance(k, str) and isinstance(v, bytes) for k, v in f.items()))
+        if got is not None:
+            return got[0]
         files = make()
-        with contextlib.suppress(Exception):
-            self.card_file_packs[key] = pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pickle_into("card-files", key, files)
         return files
 
     # -- charts made from rows of several value streams --
@@ -650,20 +632,33 @@ class StreamCache:
 
     def chart(self, key: str) -> tuple[str, str, str, str] | None:
         """(spec JSON, SVG, title, description) of a chart the last build made under `key`."""
-        pack = self._pack("charts")
-        span = pack[1].get(key) if pack is not None else None
-        if span is None:
-            return None
-        raw = pack[0][span[0]:span[0] + span[1]].tobytes()
-        with contextlib.suppress(Exception):  # a chart that cannot be read is made again
-            got = pickle.loads(raw)
-            if isinstance(got, tuple) and len(got) == 4 and all(isinstance(x, str) for x in got):
-                self.charts[key] = raw
-                return got
-        return None
+        got = self._packed("charts", key, lambda c: isinstance(c, tuple) and len(c) == 4 and all(isinstance(x, str) for x in c))
+        return None if got is None else got[0]
 
     def keep_chart(self, key: str, chart: tuple[str, str, str, str]) -> None:
-        self.charts[key] = pickle.dumps(chart, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pickle_into("charts", key, chart)
+
+    # -- objects kept pickled in packs --
+    def _packed(self, pack: str, key: str, ok: Callable[[Any], bool] = lambda _: True) -> tuple[Any, bytes] | None:
+        """(object, its pickle) the last build kept in `pack` under `key`, when it reads back and
+        `ok` takes it (else it is made again); kept for this build's snapshot too."""
+        raw = self._pack_item(pack, key)
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                obj = pickle.loads(raw)
+                if ok(obj):
+                    self.pickled_packs[pack][key] = raw
+                    return obj, raw
+        return None
+
+    def _pickle_into(self, pack: str, key: str, obj: Any) -> bytes | None:
+        """Pickle an object made this build into this build's `pack` (None when it cannot be pickled)."""
+        try:
+            raw = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - an object that cannot be kept is made again next time
+            return None
+        self.pickled_packs[pack][key] = raw
+        return raw
 
     def pickled(self, obj: Any) -> bytes | None:
         """The pickle of a scorecard this build made or read (for the whole-build entry's state)."""
@@ -799,12 +794,9 @@ class StreamCache:
         if key is None or self.root is None or entry is None or entry.get("key") != key:
             return None
         files = {}
-        pack = self._pack("pages")
         for rel, digest in entry["files"].items():
-            span = pack[1].get(digest) if pack is not None else None
-            if span is not None:
-                data = pack[0][span[0]:span[0] + span[1]].tobytes()  # the pack's signature was checked
-            else:
+            data = self._pack_item("pages", digest)  # the pack's signature was checked
+            if data is None:
                 data = _read(self.root / "blobs" / digest[:2] / digest)
                 if data is None or hashlib.sha256(data).hexdigest() != digest:
                     return None
@@ -827,6 +819,12 @@ class StreamCache:
                     self._packs[name] = (memoryview(data), {k: (a, n) for k, a, n in info["spans"]})
         return self._packs[name]
 
+    def _pack_item(self, name: str, key: str) -> bytes | None:
+        """One item of a pack of the last build's snapshot, or None."""
+        pack = self._pack(name)
+        span = pack[1].get(key) if pack is not None else None
+        return None if span is None else pack[0][span[0]:span[0] + span[1]].tobytes()
+
     # -- rows of the pages that span value streams --
     def fragment_key(self, card, narrative: list[dict], name: str, parts: list) -> str | None:
         """The key of one value stream's piece of a page that spans value streams: its scorecard
@@ -841,9 +839,8 @@ class StreamCache:
         return text
 
     def _pack_text(self, name: str, key: str) -> str | None:
-        pack = self._pack(name)
-        span = pack[1].get(key) if pack is not None else None
-        return None if span is None else pack[0][span[0]:span[0] + span[1]].tobytes().decode("utf-8")
+        data = self._pack_item(name, key)
+        return None if data is None else data.decode("utf-8")
 
     # -- data/metrics.json --
     def figure_block(self, vs: str, make: Callable[[], str]) -> str:
@@ -965,7 +962,7 @@ class StreamCache:
                 return
             tmp, sums = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
-                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, "cards": self.cards, "charts": self.charts, "card-files": self.card_file_packs}
+                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, **self.pickled_packs}
             index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
             if sums is not None:
                 # A frame file is written once and never into: its stat signature stands for a checksum.

@@ -24,6 +24,7 @@ import ctypes.util
 import errno
 import fcntl
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -121,8 +122,6 @@ class Spliced:
         return b"".join(self.chunks())
 
     def sha256(self) -> str:
-        import hashlib
-
         if self.known is not None:
             return self.known
         h = hashlib.sha256()

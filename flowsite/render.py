@@ -121,9 +121,13 @@ class Renderer:
         self._keyed: list[tuple[str, str, str, str, str]] = []  # charts made afresh for keyed_chart: (key, spec, svg key, title, description)
 
     # ---- helpers -------------------------------------------------------------------------
-    def chart(self, spec: charts.Spec, root: str) -> Markup:
+    def chart(self, spec: charts.Spec, root: str, keep: str | None = None) -> Markup:
+        """`keep`: the key `reuse` keeps the drawn chart under (see keyed_chart)."""
         spec_json = json.dumps(spec, sort_keys=True, default=str)
-        return self._figure(spec_json, self.svg.add(spec_json, spec), spec.get("title", ""), spec.get("description", ""), root)
+        drawn = self.svg.add(spec_json, spec)
+        if keep is not None:
+            self._keyed.append((keep, spec_json, drawn, spec.get("title", ""), spec.get("description", "")))
+        return self._figure(spec_json, drawn, spec.get("title", ""), spec.get("description", ""), root)
 
     def keyed_chart(self, name: str, rows: pl.DataFrame, parts: list, make: Callable[[], charts.Spec], root: str) -> Markup:
         """`chart(make())`, or with `reuse`, the same chart from the last build when it was made
@@ -133,12 +137,7 @@ class Renderer:
         if got is not None:
             spec_json, svg, title, desc = got
             return self._figure(spec_json, self.svg.drawn_already(spec_json, svg), title, desc, root)
-        spec = make()
-        spec_json = json.dumps(spec, sort_keys=True, default=str)
-        drawn = self.svg.add(spec_json, spec)
-        if key is not None:
-            self._keyed.append((key, spec_json, drawn, spec.get("title", ""), spec.get("description", "")))
-        return self._figure(spec_json, drawn, spec.get("title", ""), spec.get("description", ""), root)
+        return self.chart(make(), root, keep=key)
 
     def _figure(self, spec_json: str, drawn: str, title: str, desc: str, root: str) -> Markup:
         cid = charts.chart_id(spec_json)

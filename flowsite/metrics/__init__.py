@@ -44,9 +44,10 @@ class MetricResults:
             return self.stream_start[(dataset, value_stream)]
         return self.data_start.get(dataset)
 
-    def stream_figures(self, value_stream: str) -> pl.DataFrame:
-        """The rows of `figures` of one value stream, in their order: a slice when the frame is in
-        value stream blocks (as `compute_metrics` sorts it), found once for all of them."""
+    def _by_stream(self) -> tuple[dict[str | None, pl.DataFrame], dict[str, dict]]:
+        """Per value stream its rows of `figures` (slices when the frame is in value stream blocks,
+        as `compute_metrics` sorts it) and, once asked for, its figures by (metric, period): made
+        once, kept while `figures` is the same frame."""
         cached = self.__dict__.get("_slices")
         if cached is None or cached[0] is not self.figures:
             f = self.figures
@@ -56,17 +57,19 @@ class MetricResults:
             else:
                 slices = {k[0]: part for k, part in f.partition_by("value_stream", maintain_order=True, as_dict=True).items()}
             cached = self.__dict__["_slices"] = (f, slices, {})
-        got = cached[1].get(value_stream)
+        return cached[1], cached[2]
+
+    def stream_figures(self, value_stream: str) -> pl.DataFrame:
+        """The rows of `figures` of one value stream, in their order."""
+        got = self._by_stream()[0].get(value_stream)
         return got if got is not None else self.figures.clear()
 
     def value(self, value_stream: str, metric: str, period: str) -> tuple[float | None, int]:
-        # A dict per value stream, built on first use (kept while `figures` is the same frame):
-        # scorecards ask for thousands of figures, and filtering the frame for each was most of their time.
-        self.stream_figures(value_stream)
-        per = self.__dict__["_slices"][2]
-        index = per.get(value_stream)
+        # Scorecards ask for thousands of figures; filtering the frame for each was most of their time.
+        indexes = self._by_stream()[1]
+        index = indexes.get(value_stream)
         if index is None:
-            index = per[value_stream] = {}
+            index = indexes[value_stream] = {}
             for m, p, v, n in self.stream_figures(value_stream).select("metric", "period", "value", "n").iter_rows():
                 index.setdefault((m, p), (v, int(n or 0)))
         return index.get((metric, period), (None, 0))
