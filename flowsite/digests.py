@@ -15,6 +15,11 @@ from typing import Any
 import polars as pl
 
 
+# Each value stream a change touched is found by a pass over every row: past this many, one
+# grouping pass is quicker.
+MAX_TOUCHED = 16
+
+
 def _list_digest(h: pl.Series) -> str:
     one = h.implode()
     return f"{one.hash(11)[0]:016x}{one.hash(29)[0]:016x}:{len(h)}"
@@ -129,11 +134,11 @@ def full_state(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> 
     return digests, RowState(h, codes, names, _item_ids(name, df), digests, str(df.schema))
 
 
-def _codes_at(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], at: pl.Series, names: list[str]) -> tuple[list[int | None], list[str]] | None:
+def _codes_at(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], at: pl.Series, names: list[str]) -> tuple[pl.Series, list[str]] | None:
     """The value stream numbers of the rows at positions `at` (new value streams numbered after
-    `names`), as `_stream_codes` assigns them; None when it cannot say."""
+    `names`, in name order), as `_stream_codes` assigns them; None when it cannot say."""
     if "value_stream" in df.columns:
-        streams = df.get_column("value_stream").cast(pl.String).gather(at).to_list()
+        streams = df.get_column("value_stream").cast(pl.String).gather(at)
     elif name == "status_changes" and "item_id" in df.columns and "work_items" in frames and {"id", "value_stream"} <= set(frames["work_items"].columns):
         wi = frames["work_items"]
         ids = wi.get_column("id").hash(7)
@@ -141,19 +146,13 @@ def _codes_at(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], at: 
             return None  # _stream_codes then looks up by text
         keys = df.get_column("item_id").gather(at).hash(7)
         hit = pl.DataFrame({"k": ids, "vs": wi.get_column("value_stream").cast(pl.String)}).filter(pl.col("k").is_in(keys.unique().implode()))
-        of = dict(hit.iter_rows())
-        streams = [of.get(k) for k in keys.to_list()]
+        streams = keys.replace_strict(hit.get_column("k"), hit.get_column("vs"), default=None, return_dtype=pl.String)
     else:
         return None
-    names = list(names)
-    number = {n: i for i, n in enumerate(names)}
-    out: list[int | None] = []
-    for vs in streams:
-        if vs is not None and vs not in number:
-            number[vs] = len(names)
-            names.append(vs)
-        out.append(None if vs is None else number[vs])
-    return out, names
+    known = set(names)
+    names = list(names) + sorted(v for v in streams.drop_nulls().unique().to_list() if v not in known)
+    codes = streams.replace_strict(names, list(range(len(names))), default=None, return_dtype=pl.UInt32) if names else pl.Series([None] * len(streams), dtype=pl.UInt32)
+    return codes, names
 
 
 def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], items_changed: pl.Series | None) -> tuple[dict, RowState] | None:
@@ -171,7 +170,7 @@ def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, 
             return None
         if len(items_changed):
             at = pl.concat([at, df.get_column("item_id").hash(7).is_in(items_changed.implode()).arg_true()]).unique().sort()
-    if len(at) > max(10_000, df.height // 20):
+    if len(at) > max(10_000, df.height // 2):
         return None
     ids = _item_ids(name, df)
     if old.codes is None:
@@ -183,8 +182,10 @@ def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, 
     if got is None:
         return None
     new_at, names = got
-    codes = old.codes.clone().scatter(at, pl.Series(new_at, dtype=pl.UInt32)) if len(at) else old.codes
-    touched = set(old.codes.gather(at).to_list()) | set(new_at)
+    codes = old.codes.clone().scatter(at, new_at) if len(at) else old.codes
+    touched = set(old.codes.gather(at).unique().to_list()) | set(new_at.unique().to_list())
+    if len(touched) > MAX_TOUCHED:
+        return None
     per, sizes, glob = dict(old.digests["per"]), dict(old.digests["sizes"]), old.digests["glob"]
     for code in touched:
         mask = codes.is_null() if code is None else codes == code

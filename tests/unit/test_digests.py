@@ -82,3 +82,21 @@ def test_rows_added_or_removed_a_new_schema_or_unknown_work_items_are_refused():
     # Status changes whose work items changed in an unknown way cannot be updated.
     assert updated_state(sc_state, "status_changes", sc, {"work_items": wi}, None) is None
     assert updated_state(sc_state, "status_changes", sc, {"work_items": wi}, pl.Series([], dtype=pl.UInt64)) is not None
+
+
+def test_changes_touching_many_value_streams_or_most_rows_take_the_full_pass():
+    from flowsite.digests import MAX_TOUCHED
+
+    n = MAX_TOUCHED + 2
+    wi = pl.DataFrame({"id": [f"W-{i}" for i in range(n)], "value_stream": [f"vs-{i}" for i in range(n)], "flow": [1.0] * n})
+    _, state = full_state("work_items", wi, {})
+    one = wi.with_columns(pl.when(pl.col("id") == "W-0").then(2.0).otherwise(pl.col("flow")).alias("flow"))
+    assert updated_state(state, "work_items", one, {}, None) is not None
+    assert updated_state(state, "work_items", wi.with_columns(pl.lit(2.0).alias("flow")), {}, None) is None  # every value stream touched
+
+    big = pl.DataFrame({"id": [f"W-{i}" for i in range(30_000)], "value_stream": ["alpha"] * 30_000, "flow": [1.0] * 30_000})
+    _, state = full_state("work_items", big, {})
+    tenth = big.with_columns(pl.when(pl.int_range(pl.len()) < 3_000).then(2.0).otherwise(pl.col("flow")).alias("flow"))
+    got = updated_state(state, "work_items", tenth, {}, None)
+    assert got is not None and _same(got[0], full_state("work_items", tenth, {})[0])
+    assert updated_state(state, "work_items", big.with_columns(pl.lit(2.0).alias("flow")), {}, None) is None  # every row
