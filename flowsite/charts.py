@@ -55,46 +55,20 @@ def _unvalidated(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            with alt.utils.schemapi.debug_mode(False):
-                return fn(*args, **kwargs)
-        finally:
-            _ROWS.clear()
+        with alt.utils.schemapi.debug_mode(False):
+            return fn(*args, **kwargs)
     return wrapper
 
 
-# Altair deep-copies and converts inline rows at every step; specs are built around a one-row marker
-# instead and the rows put in place at the end (the spec is the same, built in a fraction of the time).
-_ROWS: list[list] = []
+# Altair deep-copies and converts inline rows at every step; templates are built around one-row
+# markers instead and each chart's rows put in their place (the spec is the same, built in a fraction
+# of the time).
 _ROWS_KEY = "__flowsite_rows__"
 
 
-def _data(rows: list) -> alt.Data:
-    _ROWS.append(rows)
-    return alt.Data(values=[{_ROWS_KEY: len(_ROWS) - 1}])
-
-
-def _put_rows(node):
-    if isinstance(node, dict):
-        v = node.get("values")
-        rows = None
-        if isinstance(v, list) and len(v) == 1 and isinstance(v[0], dict) and _ROWS_KEY in v[0]:
-            rows = node["values"] = _ROWS[v[0][_ROWS_KEY]]
-        for child in node.values():
-            if isinstance(child, (dict, list)) and child is not rows:  # a chart's rows hold no markers
-                _put_rows(child)
-    elif isinstance(node, list):
-        for child in node:
-            if isinstance(child, (dict, list)):
-                _put_rows(child)
-    return node
-
-
-def _finish(chart: alt.TopLevelMixin, title: str, description: str) -> dict:
-    spec = _put_rows(chart.properties(title=title, description=description).to_dict(validate=False))
-    spec["config"] = CONFIG
-    spec.pop("$schema", None)
-    return spec
+def _marker(i: int) -> alt.Data:
+    """Where the `i`th list of rows goes."""
+    return alt.Data(values=[{_ROWS_KEY: i}])
 
 
 _TEMPLATES: dict[tuple, dict] = {}
@@ -142,8 +116,7 @@ def _templated(key: tuple, make, datas: list[list], title: str, description: str
     tens of milliseconds a chart, which hundreds of scorecards multiply."""
     tpl = _TEMPLATES.get(key)
     if tpl is None:
-        _ROWS.clear()
-        chart = make([_data([]) for _ in datas])
+        chart = make([_marker(i) for i in range(len(datas))])
         tpl = chart.properties(title="", description="").to_dict(validate=False)
         tpl.pop("$schema", None)
         _TEMPLATES[key] = tpl
@@ -189,15 +162,17 @@ def trend_spec(fig: Figure, vs_name: str) -> dict:
 def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[str, str], labels: list[str]) -> dict:
     """One metric across value streams and periods (rows: value_stream, period, value, n)."""
     rows = [{"value_stream": names.get(v, v), "period": p, "value": val, "n": n} for v, p, val, n in figures.select("value_stream", "period", "value", "n").iter_rows() if p in labels]
-    chart = alt.Chart(_data(rows)).mark_line(point=True).encode(
-        x=alt.X("period:O", title=None, sort=labels, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("value:Q", title=unit or None),
-        color=alt.Color("value_stream:N", title="Value stream"),
-        tooltip=[alt.Tooltip("value_stream:N", title="Value stream"), alt.Tooltip("period:O", title="Period"), alt.Tooltip("value:Q", title=metric_name, format=",.2f"), alt.Tooltip("n:Q", title="n")],
-    )
+
+    def make(d):
+        return alt.Chart(d[0]).mark_line(point=True).encode(
+            x=alt.X("period:O", title=None, sort=labels, axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y("value:Q", title=unit or None),
+            color=alt.Color("value_stream:N", title="Value stream"),
+            tooltip=[alt.Tooltip("value_stream:N", title="Value stream"), alt.Tooltip("period:O", title="Period"), alt.Tooltip("value:Q", title=metric_name, format=",.2f"), alt.Tooltip("n:Q", title="n")],
+        ).properties(width=WIDE, height=260)
     latest = {r["value_stream"]: r["value"] for r in rows if r["period"] == labels[-1]}
     desc = f"{metric_name} by value stream over {labels[0]} to {labels[-1]}. Latest: " + "; ".join(f"{k}: {format_value(v, unit)}" for k, v in sorted(latest.items())) + "."
-    spec = _finish(chart.properties(width=WIDE, height=260), f"{metric_name} by value stream", desc)
+    spec = _templated(("metric", metric_name, unit, tuple(labels)), make, [rows], f"{metric_name} by value stream", desc)
     return Spec(spec, svgchart.draw_metric, rows=rows, periods=labels, unit=unit or None, legend_title="Value stream", width=WIDE, height=260)
 
 
@@ -294,16 +269,18 @@ def vsm_spec(card: Scorecard) -> dict:
         rows.append({"step": label, "part": "wait at the bottleneck" if s.name == bottleneck else "wait", "hours": round(s.wait_hours, 2), "order": 1})
     steps = [r["step"] for r in rows[::2]]
     parts, colors = ["process", "wait", "wait at the bottleneck"], [PALETTE[2], "#cbd5e1", "#ef4444"]
-    chart = alt.Chart(_data(rows)).mark_bar().encode(
-        y=alt.Y("step:N", sort=steps, title=None),
-        x=alt.X("hours:Q", stack=True, title="hours"),
-        color=alt.Color("part:N", scale=alt.Scale(domain=parts, range=colors), title=None),
-        order=alt.Order("order:Q"),
-        tooltip=["step:N", "part:N", alt.Tooltip("hours:Q", format=".1f")],
-    )
-    desc = f"Value stream map of {card.name}: " + "; ".join(f"{s.name}: {s.process_hours:.1f} h process, {s.wait_hours:.1f} h wait" for s in m.steps) + (f". Bottleneck: {bottleneck}." if bottleneck else ".")
     height = 28 * len(m.steps) + 20
-    spec = _finish(chart.properties(width=WIDE, height=height), f"Value stream map — {card.name}", desc)
+
+    def make(d):
+        return alt.Chart(d[0]).mark_bar().encode(
+            y=alt.Y("step:N", sort=steps, title=None),
+            x=alt.X("hours:Q", stack=True, title="hours"),
+            color=alt.Color("part:N", scale=alt.Scale(domain=parts, range=colors), title=None),
+            order=alt.Order("order:Q"),
+            tooltip=["step:N", "part:N", alt.Tooltip("hours:Q", format=".1f")],
+        ).properties(width=WIDE, height=height)
+    desc = f"Value stream map of {card.name}: " + "; ".join(f"{s.name}: {s.process_hours:.1f} h process, {s.wait_hours:.1f} h wait" for s in m.steps) + (f". Bottleneck: {bottleneck}." if bottleneck else ".")
+    spec = _templated(("vsm", tuple(steps)), make, [rows], f"Value stream map — {card.name}", desc)
     return Spec(spec, svgchart.draw_vsm, rows=rows, steps=steps, parts=parts, colors=colors, width=WIDE, height=height, x_title="hours")
 
 
