@@ -232,11 +232,14 @@ def same_tree(a: Path, b: Path) -> bool:
 def _tree_job(job: str, *paths: Path) -> subprocess.Popen:
     """`link_tree` or `remove_tree` in a child process: plain system calls that run beside the
     build's Python work (a thread would wait for the interpreter lock between every two calls)."""
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    rm = shutil.which("rm") if job == "remove_tree" else None
+    if rm is not None:  # starts in a millisecond, where Python takes a tenth of a second
+        return subprocess.Popen([rm, "-rf", "--", *map(os.fspath, paths)], **quiet)
     code = "import sys; from pathlib import Path; from flowsite import publish; getattr(publish, sys.argv[1])(*map(Path, sys.argv[2:]))"
     here = os.fspath(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]))
-    return subprocess.Popen([sys.executable, "-c", code, job, *map(os.fspath, paths)], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-c", code, job, *map(os.fspath, paths)], env=env, **quiet)
 
 
 class Prelink:
