@@ -385,6 +385,8 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         def finish() -> None:  # runs while the replaced site is removed
             if saver is not None:
                 saver.join()
+            if streams is not None:
+                streams.prepare(files, digests)
             history.close()
             if history_archive:
                 write_archive(out_dir, history_archive)

@@ -320,6 +320,8 @@ class StreamCache:
         self.fresh_pages: dict[str, tuple[str, list[str]]] = {}
         self.reused_pages: dict[str, dict[str, str]] = {}
         self._staged: tuple[Path, dict[str, str] | None] | None = None
+        self._prepared: dict | None = None  # the snapshot's index as far as `prepare` wrote it
+        self._prepare_ran = False
         self.load_keys: dict[str, str] = {}  # dataset -> key of its files and everything its loading depends on
         self.load_digests: dict[str, dict | None] = {}  # dataset -> per-stream digests kept with its cached load
         self.fresh_loads: dict[str, tuple] = {}
@@ -933,8 +935,10 @@ class StreamCache:
             shutil.rmtree(self._staged[0], ignore_errors=True)
             self._staged = None
 
-    def save(self, files: dict[str, bytes], digests: dict[str, str]) -> None:
-        """Write this build's snapshot (after publishing; any failure only costs the next build time)."""
+    def prepare(self, files: dict[str, bytes], digests: dict[str, str]) -> None:
+        """Write the parts of this build's snapshot that do not depend on the published files'
+        stat: blobs of fresh pages and the packs (run while the replaced site is removed)."""
+        self._prepared, self._prepare_ran = None, True
         if self.root is None or self.context is None or self.parts is None:
             return
         try:
@@ -960,10 +964,24 @@ class StreamCache:
                 self.stage()
             if self._staged is None:
                 return
-            tmp, sums = self._staged
+            tmp, _ = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
                      "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, **self.pickled_packs}
-            index: dict = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
+            self._prepared = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
+        except (OSError, TypeError, ValueError, pl.exceptions.PolarsError):
+            self.discard()
+
+    def save(self, files: dict[str, bytes], digests: dict[str, str]) -> None:
+        """Write this build's snapshot (after publishing, once the replaced site is removed: the
+        drill-down files it signs are published files; any failure only costs the next build time)."""
+        if not self._prepare_ran:
+            self.prepare(files, digests)
+        index, self._prepared = self._prepared, None
+        if index is None or self._staged is None:
+            self.discard()
+            return
+        try:
+            tmp, sums = self._staged
             if sums is not None:
                 # A frame file is written once and never into: its stat signature stands for a checksum.
                 sums = {name: _sig((tmp / f"{name}.arrow").stat()) for name in sums}
