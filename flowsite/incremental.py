@@ -249,6 +249,15 @@ def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> StreamParts:
     return StreamParts(figures, drill, excl, wip)
 
 
+def _ballasts(kept: set[str], sizes: dict[str, dict[str, int]]) -> list[set[str]]:
+    """The value streams to compute alongside the changed ones, as a check: per dataset, the kept one
+    of middling size (cheap, yet with rows in most frames), then the largest kept one."""
+    ranked = [sorted(kept & set(n), key=lambda v: (n[v], v)) for n in sizes.values()]
+    ranked = [r for r in ranked if r]
+    middling, largest = {r[len(r) // 2] for r in ranked}, {r[-1] for r in ranked}
+    return [middling] if middling == largest else [middling, largest]
+
+
 def _same(old: dict, fresh: StreamParts, streams: set[str]) -> bool:
     """Whether `fresh` has exactly the cached rows for `streams`."""
     def eq(a: pl.DataFrame, b: pl.DataFrame, sort: bool = False) -> bool:
@@ -536,17 +545,17 @@ class StreamCache:
             kept = (streams - changed) & set(old["digests"])
             try:
                 if changed:
-                    # With the largest unchanged value stream of each dataset computed alongside (and
-                    # checked against its cached rows), no intermediate frame has a single row where
-                    # the whole had more: polars divides a one-row column by a scalar exactly and a
-                    # longer one by multiplying with the reciprocal, one ulp apart.
-                    ballast = {max(kept & set(n), key=lambda v: (n[v], v)) for n in sizes.values() if kept & set(n)}
-                    subset = _subset(clipped, changed | ballast)
-                    if subset is not None:
+                    # An unchanged value stream of each dataset is computed alongside as a check (its rows
+                    # must come out as cached): a middling one first, the largest if that differs.
+                    for ballast in _ballasts(kept, sizes):
+                        subset = _subset(clipped, changed | ballast)
+                        if subset is None:
+                            break
                         fresh = compute(subset, [v for v in vs_ids if v in changed | ballast])
                         if _same(old, fresh, ballast):
                             parts = _merge(old, fresh, kept - ballast)
                             self.kept = kept - ballast
+                            break
                 else:
                     parts = _merge(old, _empty_like(old), kept)
                     self.kept = kept

@@ -8,6 +8,14 @@ from .periods import UTC, WINDOW, Period, contiguous, in_window, index_labels, p
 FIGURE_SCHEMA = {"value_stream": pl.String, "metric": pl.String, "period": pl.String, "value": pl.Float64, "n": pl.Int64}
 
 
+def divided(expr: pl.Expr, by: float) -> pl.Expr:
+    """`expr / by` for a constant `by`, the same for any number of rows: polars divides a one-row
+    column by a constant exactly and a longer one by multiplying with the reciprocal (one ulp
+    apart); multiplying gives the longer result at every length, so a value stream's figures do not
+    depend on how many rows were computed with it (the incremental build computes a few)."""
+    return expr.cast(pl.Float64) * (1.0 / by)
+
+
 def empty_figures() -> pl.DataFrame:
     return pl.DataFrame(schema=FIGURE_SCHEMA)
 

@@ -5,7 +5,7 @@ import datetime as dt
 
 import polars as pl
 
-from ._frame import empty_figures, group_by_period, sort_by_stream, summarise
+from ._frame import divided, empty_figures, group_by_period, sort_by_stream, summarise
 from ._counts import count, counts_by
 from .periods import WINDOW, Period, date_label, in_window
 from .stats import median_expr
@@ -60,7 +60,7 @@ def deployment_frequency(prod: pl.DataFrame, periods: list[Period], period: str,
     whole = (
         grid.group_by("value_stream").agg(pl.col("n").sum(), pl.col("first").first())
         .with_columns(pl.max_horizontal(pl.col("first"), pl.lit(window_start)).alias("_from"))
-        .with_columns(((pl.lit(window_end) - pl.col("_from")).dt.total_seconds() / 86400 / 7).alias("_weeks"))
+        .with_columns(divided(divided((pl.lit(window_end) - pl.col("_from")).dt.total_seconds(), 86400), 7).alias("_weeks"))
         .select("value_stream", pl.lit("deployment_frequency").alias("metric"), pl.lit(WINDOW).alias("period"), (pl.col("n") / pl.col("_weeks").clip(lower_bound=1 / 7)).alias("value"), "n")
     )
     return pl.concat([per, whole]).with_columns(pl.col("value").cast(pl.Float64), pl.col("n").cast(pl.Int64))
@@ -80,7 +80,7 @@ def change_lead_times(changes: pl.DataFrame, prod: pl.DataFrame, exclude_before_
     ch = ch.with_columns(deployed.alias("deployed_at")).drop("_dep_finished")
     first = prod.lazy().group_by("value_stream").agg(pl.col("finished_at").min().alias("_first_deploy"))
     ch = ch.join(first, on="value_stream", how="left")
-    lead = (pl.col("deployed_at") - pl.col("first_commit_at")).dt.total_microseconds() / HOUR
+    lead = divided((pl.col("deployed_at") - pl.col("first_commit_at")).dt.total_microseconds(), HOUR)
     reason = (
         pl.when(pl.col("deployed_at").is_null()).then(pl.lit("not deployed"))
         .when(lead <= 0).then(pl.lit("deployed before first commit"))
@@ -124,7 +124,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
     if changes is not None:
         lt = change_lead_times(changes, prod)
         excluded["lead_time"] = counts_by(lt, "excluded")
-        ok = lt.lazy().filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
+        ok = lt.lazy().filter(pl.col("excluded").is_null()).with_columns(divided(pl.col("lead_time_minutes"), 60).alias("lead_hours"))
         parts.append(summarise(ok, "deployed_at", periods, period, timezone, [("lead_time", median_expr("lead_hours"), pl.len())]))
         drill["changes"] = sort_by_stream(lt.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").round(1), "excluded"), "deployed_at", nulls_last=True)
 
@@ -135,7 +135,7 @@ def compute(datasets: dict[str, pl.DataFrame], periods: list[Period], period: st
         deps = prod.join(failed, left_on="id", right_on="deployment_id", how="left").with_columns(pl.col("incident_ids").is_not_null().alias("failed"))
         parts.append(summarise(deps, "finished_at", periods, period, timezone, [("change_failure_rate", pl.col("failed").mean() * 100, pl.len())]))
         rec = inc_linked.filter(pl.col("deployment_id").is_not_null()).with_columns(
-            ((pl.col("resolved_at") - pl.col("created_at")).dt.total_microseconds() / HOUR if "resolved_at" in inc_linked.columns else pl.lit(None, dtype=pl.Float64)).alias("recovery_hours")
+            (divided((pl.col("resolved_at") - pl.col("created_at")).dt.total_microseconds(), HOUR) if "resolved_at" in inc_linked.columns else pl.lit(None, dtype=pl.Float64)).alias("recovery_hours")
         )
         excluded["recovery_time"] = {"unresolved": count(rec.filter(pl.col("recovery_hours").is_null())), "not caused by a deployment": count(inc_linked) - count(rec)}
         if "resolved_at" in rec.columns:

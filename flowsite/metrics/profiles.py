@@ -13,7 +13,7 @@ import polars as pl
 
 from ..config import Config
 from ..errors import ConfigError, Problem
-from ._frame import empty_figures, summarise
+from ._frame import divided, empty_figures, summarise
 from ._counts import count, counts_by
 from .devlake import ceil_minutes, trunc_minutes
 from .dora import deployment_days, deployment_frequency, local_days
@@ -108,7 +108,7 @@ def devlake(frames: dict[str, pl.DataFrame], periods: list[Period], config: Conf
         reason = pl.when(linked & pl.col("deployed_at").is_null()).then(pl.lit("deployment is not a successful production one")).when(pl.col("deployed_at").is_null()).then(pl.lit("not deployed"))
         ch = ch.with_columns(reason.alias("excluded"))
         excluded["lead_time"] = counts_by(ch, "excluded")
-        ok = ch.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
+        ok = ch.filter(pl.col("excluded").is_null()).with_columns(divided(pl.col("lead_time_minutes"), 60).alias("lead_hours"))
         parts.append(summarise(ok, "deployed_at", periods, period, tz, [("lead_time", median_expr("lead_hours", "lower"), pl.len())]))
         drill["changes"] = ch.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").cast(pl.Float64), "excluded").sort("value_stream", "deployed_at", "id", nulls_last=True)
 
@@ -146,7 +146,7 @@ def _devlake_recovery(rec: pl.DataFrame, periods: list[Period], config: Config, 
         "no earlier production deployment": count(rec.filter(pl.col("deployment_id").is_null())),
         "deployment finished or incident resolved outside the window": count(rec.filter(pl.col("recovery_minutes").is_not_null())) - count(usable),
     }
-    usable = usable.with_columns((pl.col("recovery_minutes") / 60).alias("recovery_hours"))
+    usable = usable.with_columns(divided(pl.col("recovery_minutes"), 60).alias("recovery_hours"))
     return summarise(usable, "deployment_finished_at", periods, config.period, config.timezone, [("recovery_time", median_expr("recovery_hours", "lower"), pl.len())]), rec
 
 
@@ -155,7 +155,7 @@ def _devlake_time_to_restore(rec: pl.DataFrame, periods: list[Period], config: C
     resolved in truncated minutes, no link to deployments needed; lower median."""
     rec = rec.with_columns(trunc_minutes(pl.col("_resolved"), pl.col("created_at")).alias("recovery_minutes"))
     excluded["recovery_time"] = {"unresolved": count(rec.filter(pl.col("_resolved").is_null()))}
-    usable = rec.filter(pl.col("recovery_minutes").is_not_null()).with_columns((pl.col("recovery_minutes") / 60).alias("recovery_hours"))
+    usable = rec.filter(pl.col("recovery_minutes").is_not_null()).with_columns(divided(pl.col("recovery_minutes"), 60).alias("recovery_hours"))
     return summarise(usable, "_resolved", periods, config.period, config.timezone, [("recovery_time", median_expr("recovery_hours", "lower"), pl.len())]), rec
 
 
@@ -192,7 +192,7 @@ def _weekly_rate(prod: pl.DataFrame, vs_ids: list[str], window: Period) -> pl.Da
     first = prod.group_by("value_stream").agg(pl.col("finished_at").min().alias("_first"))
     inside = prod.filter((pl.col("finished_at") >= window.start) & (pl.col("finished_at") < window.end)).group_by("value_stream").agg(pl.len().alias("n"))
     rows = first.filter(pl.col("value_stream").is_in(vs_ids) & (pl.col("_first") < window.end)).join(inside, on="value_stream", how="left").with_columns(pl.col("n").fill_null(0))
-    weeks = ((pl.lit(window.end) - pl.max_horizontal(pl.col("_first"), pl.lit(window.start))).dt.total_seconds() / 86400 / 7).clip(lower_bound=1 / 7)
+    weeks = divided(divided((pl.lit(window.end) - pl.max_horizontal(pl.col("_first"), pl.lit(window.start))).dt.total_seconds(), 86400), 7).clip(lower_bound=1 / 7)
     return rows.select("value_stream", pl.lit("deployment_frequency").alias("metric"), pl.lit(WINDOW).alias("period"), (pl.col("n") / weeks).cast(pl.Float64).alias("value"), pl.col("n").cast(pl.Int64))
 
 
@@ -257,7 +257,7 @@ def fourkeys(frames: dict[str, pl.DataFrame], periods: list[Period], config: Con
             .when(pl.col("lead_time_minutes") <= 0).then(pl.lit("0 minutes or less (automated or merge push)")).alias("excluded")
         )
         excluded["lead_time"] = counts_by(ch, "excluded")
-        ok = ch.filter(pl.col("excluded").is_null()).with_columns((pl.col("lead_time_minutes") / 60).alias("lead_hours"))
+        ok = ch.filter(pl.col("excluded").is_null()).with_columns(divided(pl.col("lead_time_minutes"), 60).alias("lead_hours"))
         parts.append(_split(ok, "deployed_at", periods, window, config, [("lead_time", median_expr("lead_hours", "interpolated"), pl.len())]))
         drill["changes"] = ch.select("id", "value_stream", "first_commit_at", "deployed_at", "deployment_id", pl.col("lead_time_minutes").cast(pl.Float64), "excluded").sort("value_stream", "deployed_at", "id", nulls_last=True)
         pairs = ch.filter(pl.col("deployment_id").is_not_null() & pl.col("deployed_at").is_not_null())
