@@ -223,7 +223,8 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
     files.update(data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None,
                             figure_block=streams.figure_block if streams is not None else None))
     files.update(version_badges(model, reuse=streams.card_files if streams is not None else None))
-    digests = {rel: data.sha256() if isinstance(data, Spliced) else hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    known = streams.known_digest if streams is not None else lambda rel, data: None
+    digests = {rel: data.sha256() if isinstance(data, Spliced) else known(rel, data) or hashlib.sha256(data).hexdigest() for rel, data in files.items()}
     files["manifest.json"] = manifest_bytes(files, version, digests)  # lets a later CI run restore this version from the published site
     digests["manifest.json"] = hashlib.sha256(files["manifest.json"]).hexdigest()
     return files, theme, digests

@@ -321,6 +321,7 @@ class StreamCache:
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
         self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
+        self.known_files: dict[str, tuple[bytes, str]] = {}  # reused files of the version folder: (the bytes taken, their sha256)
         self.pickled_packs: dict[str, dict[str, bytes]] = {"cards": {}, "card-files": {}, "charts": {}}  # pack -> key -> a pickled object this build used
         self._pickles: dict[int, bytes] = {}  # id of a scorecard -> its pickle (see pickled)
         self._pickled_objects: list = []  # keeps those ids taken
@@ -812,8 +813,14 @@ class StreamCache:
                 if data is None or hashlib.sha256(data).hexdigest() != digest:
                     return None
             files[rel] = data
+            self.known_files[rel] = (data, digest)
         self.reused_pages[card.id] = entry["files"]
         return files
+
+    def known_digest(self, rel: str, data) -> str | None:
+        """The sha256 of a file this build took unchanged from the last one (`data` is what it took)."""
+        got = self.known_files.get(rel)
+        return got[1] if got is not None and got[0] is data else None
 
     def _pack(self, name: str) -> tuple[memoryview, dict[str, tuple[int, int]]] | None:
         """A pack of the last build's snapshot (`pages`: its kept pages' files by digest;
