@@ -224,12 +224,30 @@ def _blocks(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> pl.DataFr
     return pl.concat([frames[src].slice(start, n) for src, start, n in pieces], rechunk=False)
 
 
-def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> StreamParts:
+def _as_cached(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> bool:
+    """Whether `_blocks(old, fresh, kept)` is `old` itself: every value stream of `old` is kept or
+    in `fresh`, and `fresh` holds exactly `old`'s rows of its value streams (a dataset the change
+    did not touch)."""
+    old_runs, fresh_runs = _runs(old), _runs(fresh)
+    if old.schema != fresh.schema or old_runs is None or fresh_runs is None:
+        return False
+    at = {vs: (start, n) for vs, start, n in old_runs}
+    if any(vs not in kept and vs not in {f for f, _, _ in fresh_runs} for vs in at):
+        return False
+    return all(vs not in kept and vs in at and at[vs][1] == n and identical(fresh.slice(start, n), old.slice(*at[vs])) for vs, start, n in fresh_runs)
+
+
+def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> tuple[StreamParts, set[str]]:
+    """The kept value streams' rows of the snapshot `old` with the `fresh` ones, and the names of
+    the frames that came out as the snapshot's (its very frames: their files can be copied)."""
     if set(old["drill"]) != set(fresh.drilldown) or (old["wip"] is None) != (fresh.daily_wip is None):
         raise ValueError("different frames")
     figures = pl.concat([_keep(old["figures"], kept), fresh.figures], how="vertical_relaxed")
-    drill = {k: _blocks(old["drill"][k], df, kept) for k, df in fresh.drilldown.items()}
-    wip = None if fresh.daily_wip is None else _blocks(old["wip"], fresh.daily_wip, kept)
+    same = {f"drill-{k}" for k, df in fresh.drilldown.items() if _as_cached(old["drill"][k], df, kept)}
+    if fresh.daily_wip is not None and _as_cached(old["wip"], fresh.daily_wip, kept):
+        same.add("daily_wip")
+    drill = {k: old["drill"][k] if f"drill-{k}" in same else _blocks(old["drill"][k], df, kept) for k, df in fresh.drilldown.items()}
+    wip = None if fresh.daily_wip is None else old["wip"] if "daily_wip" in same else _blocks(old["wip"], fresh.daily_wip, kept)
     kept_excl = _keep(old["excl"], kept)
     per: dict[tuple[str, str], dict[str, int]] = {}
     for metric, reason, vs, n in kept_excl.iter_rows():
@@ -246,7 +264,7 @@ def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> StreamParts:
         if metric not in excl:
             raise ValueError("a metric's exclusions vanished")
         excl[metric][reason] = Count(sum(extra.values()), extra)
-    return StreamParts(figures, drill, excl, wip)
+    return StreamParts(figures, drill, excl, wip), same
 
 
 def _ballasts(kept: set[str], sizes: dict[str, dict[str, int]]) -> list[set[str]]:
@@ -321,6 +339,7 @@ class StreamCache:
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
         self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
+        self.same_frames: set[str] = set()  # snapshot frames this build's merge returned as they were
         self.known_files: dict[str, tuple[bytes, str]] = {}  # reused files of the version folder: (the bytes taken, their sha256)
         self.pickled_packs: dict[str, dict[str, bytes]] = {"cards": {}, "card-files": {}, "charts": {}}  # pack -> key -> a pickled object this build used
         self._pickles: dict[int, bytes] = {}  # id of a scorecard -> its pickle (see pickled)
@@ -554,11 +573,11 @@ class StreamCache:
                             break
                         fresh = compute(subset, [v for v in vs_ids if v in changed | ballast])
                         if _same(old, fresh, ballast):
-                            parts = _merge(old, fresh, kept - ballast)
+                            parts, self.same_frames = _merge(old, fresh, kept - ballast)
                             self.kept = kept - ballast
                             break
                 else:
-                    parts = _merge(old, _empty_like(old), kept)
+                    parts, self.same_frames = _merge(old, _empty_like(old), kept)
                     self.kept = kept
                 if parts is not None:
                     self.recomputed = sorted(changed)
@@ -567,7 +586,7 @@ class StreamCache:
         if parts is None:
             parts = compute(clipped, vs_ids)
             self.recomputed = None
-            self.kept = set()
+            self.kept, self.same_frames = set(), set()
         self.note = "links between value streams: computed in full" if linked else (
             f"{len(self.recomputed)} value stream(s) recomputed, the others cached" if self.recomputed is not None else "computed in full")
         self.parts = parts
@@ -932,12 +951,25 @@ class StreamCache:
                     frames.update({f"starts-{name}": df for name, df in self.starts.items()})
                 sums = {}
                 for name, df in frames.items():
-                    df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
+                    if not self._copy_frame(name, tmp / f"{name}.arrow"):
+                        df.write_ipc(tmp / f"{name}.arrow", compression="lz4")
                     sums[name] = None  # signed in `save`, after the whole-build entry linked it (a link changes its ctime)
                     self._written[id(df)] = (df, tmp / f"{name}.arrow")
             self._staged = (tmp, sums)
         except Exception:  # noqa: BLE001 - a cache that cannot be written costs the next build time, nothing else
             self.discard()
+
+    def _copy_frame(self, name: str, to: Path) -> bool:
+        """Copy the snapshot's file of a frame that came out as the snapshot's (see `_merge`): the
+        kernel copies it, where writing it again compresses it again. A copy, not a link: files
+        are signed by their stat, and links in older entries would change it when those go."""
+        if name not in self.same_frames or self.root is None or self.context is None:
+            return False
+        try:
+            shutil.copyfile(self.root / "streams" / self.context / f"{name}.arrow", to)
+            return True
+        except OSError:
+            return False
 
     def written_frame(self, df: pl.DataFrame) -> Path | None:
         """The file `stage` wrote this very frame to (Arrow IPC, lz4), for the whole-build entry to link."""

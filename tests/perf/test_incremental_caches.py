@@ -371,6 +371,8 @@ def test_drill_down_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(samp
         # Recomputed streams whose rows came out the same (the ballast, and the changed stream in the
         # datasets a new work item does not touch) are copied too: only the changed rows are written.
         assert sum(written["work_items"]) and not sum(written["deployments"]) and not sum(written["changes"]), written  # 0 rows: the header
+        # The snapshot's frames of the datasets the change did not touch came out as they were: copied, not written again.
+        assert {"drill-deployments", "drill-changes"} <= caches[0].same_frames and "drill-work_items" not in caches[0].same_frames
         for csv in sorted((site / result.version / "data").glob("*.csv")):
             assert csv.read_bytes() == (tmp_path / "cold" / result.version / "data" / csv.name).read_bytes(), csv.name
 
