@@ -40,7 +40,7 @@ from .metrics import StreamParts
 from .metrics._counts import Count
 from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
 from .metrics._frame import stream_blocks
-from .publish import Spliced
+from .publish import Spliced, write_bytes
 
 EXCL_SCHEMA = {"metric": pl.String, "reason": pl.String, "value_stream": pl.String, "n": pl.Int64}
 SPEC_LINK = re.compile(rb'data-spec="(?:\.\./)*(charts/[^"/]+\.json)"')
@@ -856,6 +856,13 @@ class StreamCache:
                     self._packs[name] = (memoryview(data), {k: (a, n) for k, a, n in info["spans"]})
         return self._packs[name]
 
+    def _pack_source(self, name: str) -> tuple[Path, memoryview, dict[str, tuple[int, int]]] | None:
+        """The last build's pack `name` as this build read it (file, bytes, spans), if it did."""
+        pack = self._packs.get(name)
+        if pack is None or self.root is None or self.context is None:
+            return None
+        return self.root / "streams" / self.context / f"{name}.pack", pack[0], pack[1]
+
     def _pack_item(self, name: str, key: str) -> bytes | None:
         """One item of a pack of the last build's snapshot, or None."""
         pack = self._pack(name)
@@ -1015,7 +1022,7 @@ class StreamCache:
             tmp, _ = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
                      "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, **self.pickled_packs}
-            self._prepared = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items) for name, items in packs.items()}}
+            self._prepared = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items, self._pack_source(name)) for name, items in packs.items()}}
         except (OSError, TypeError, ValueError, pl.exceptions.PolarsError):
             self.discard()
 
@@ -1050,15 +1057,33 @@ class StreamCache:
             self.discard()  # what a failed save staged is not left behind
 
 
-def _write_pack(path: Path, items: dict[str, bytes]) -> dict:
+def _write_pack(path: Path, items: dict[str, bytes], old: tuple[Path, memoryview, dict[str, tuple[int, int]]] | None = None) -> dict:
     """Items one after the other in one file, with its stat signature (it is never written into
-    again, so that stands for a checksum, as for blobs) and where each item is."""
-    spans, at = [], 0
-    with open(path, "wb") as f:
-        for key, data in sorted(items.items()):
-            f.write(data)
-            spans.append([key, at, len(data)])
-            at += len(data)
+    again, so that stands for a checksum, as for blobs) and where each item is. `old`: the last
+    build's pack of the same name (its file, its bytes as read, where each item is): the items it
+    already holds are copied from it by the kernel, runs of them at a time, as `publish.Spliced`
+    does for drill-down CSVs (a rebuild keeps almost every item)."""
+    spans, parts, at = [], [], 0
+    for key, data in sorted(items.items()):
+        span = old[2].get(key) if old is not None else None
+        if span is not None and span[1] == len(data) and old[1][span[0]:span[0] + span[1]].tobytes() == data:
+            if parts and isinstance(parts[-1], tuple) and parts[-1][1] == span[0]:
+                parts[-1] = (parts[-1][0], span[0] + span[1])
+            else:
+                parts.append((span[0], span[0] + span[1]))
+        elif parts and isinstance(parts[-1], list):
+            parts[-1].append(data)
+        else:
+            parts.append([data])
+        spans.append([key, at, len(data)])
+        at += len(data)
+    joined = [p if isinstance(p, tuple) else b"".join(p) for p in parts]
+    if old is not None and any(isinstance(p, tuple) for p in joined):
+        write_bytes(path, Spliced(old[0], joined))
+    else:
+        with open(path, "wb") as f:
+            for p in joined:
+                f.write(p)
     return {"sig": _sig(path.stat()), "spans": spans}
 
 
