@@ -11,6 +11,7 @@ import gc
 import hashlib
 import os
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, Callable
 
 from . import plugins, vega_bundle
 from .incremental import StreamCache
-from .cache import BuildStore, build_key, flush_digests, out_state
+from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges
 from .compare import Comparison, compare
@@ -64,6 +65,18 @@ class BuildResult:
 
 def _noop(stage: str, message: str) -> None:
     pass
+
+
+def _config_memo() -> Path | None:
+    """Where parsed configs are kept (by flowsite's code: a new parser must not read old results)."""
+    root = cache_dir()
+    if root is None:
+        return None
+    folder = root / "configs" / code_digest()[:32]
+    if not folder.is_dir() and (root / "configs").is_dir():
+        for other in (root / "configs").iterdir():  # an earlier flowsite's
+            shutil.rmtree(other, ignore_errors=True)
+    return folder
 
 
 def check(project: str | Path = ".", *, strict: bool = False, progress: Progress = _noop) -> CheckResult:
@@ -253,7 +266,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("config", "reading flowsite.yml")
-    config = plugins.chain("on_config", load_config(project, strict=strict))
+    config = plugins.chain("on_config", load_config(project, strict=strict, memo=_config_memo() if cache else None))
     if version is not None:
         validate_name(version)
     for a in aliases or ():

@@ -1,7 +1,12 @@
 """flowsite.yml: the typed schema, the YAML loader that remembers lines, and the Config model."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import os
+import pickle
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,8 +359,38 @@ def _to_python(node: yaml.Node, loader: yaml.SafeLoader, path: str, lines: dict[
     return loader.construct_object(node, deep=True)
 
 
-def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[str, int]]:
-    """Safe-load YAML keeping the line of every dotted key. Raises ConfigError on syntax errors."""
+MEMO_KEEP = 8  # parsed configs kept in a memo folder
+
+
+def _memo_get(memo: Path | None, text: str) -> tuple[Path | None, tuple[Any, dict[str, int]] | None]:
+    """(the memo file of this text, what it holds). A config of 500 value streams takes a tenth of
+    a second to walk for its lines; a rebuild mostly reads the same text again."""
+    if memo is None:
+        return None, None
+    path = memo / (hashlib.sha256(text.encode("utf-8")).hexdigest() + ".pickle")
+    try:
+        got = pickle.loads(path.read_bytes())
+    except Exception:  # noqa: BLE001 - missing or damaged: parsed again
+        return path, None
+    return path, got if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict) else None
+
+
+def _memo_put(path: Path, parsed: tuple[Any, dict[str, int]]) -> None:
+    with contextlib.suppress(Exception):  # a memo that cannot be written costs the next build time, nothing else
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+        for old in sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)[MEMO_KEEP:]:
+            old.unlink()
+
+
+def read_yaml(path: Path, display: str | None = None, memo: Path | None = None) -> tuple[Any, dict[str, int]]:
+    """Safe-load YAML keeping the line of every dotted key. Raises ConfigError on syntax errors.
+
+    `memo`: a folder where the result is kept by the text's sha256 (the caller makes it specific to
+    flowsite's code)."""
     display = display or str(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -365,6 +400,9 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[str, in
         raise ConfigError(problems=[Problem(f"expected UTF-8 text, got undecodable bytes at offset {exc.start}", file=display, hint="save the file as UTF-8")]) from None
     except OSError as exc:
         raise ConfigError(problems=[Problem(f"cannot read: {exc.strerror}", file=display)]) from None
+    memo_file, got = _memo_get(memo, text)
+    if got is not None:
+        return got
     lines: dict[str, int] = {}
     loader = None
     try:
@@ -380,6 +418,8 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, dict[str, in
     finally:
         if loader is not None:
             loader.dispose()
+    if memo_file is not None:
+        _memo_put(memo_file, (data, lines))
     return data, lines
 
 
@@ -395,13 +435,13 @@ def find_config(project: str | Path) -> Path:
     raise ConfigError(problems=[Problem("no flowsite.yml in this folder", file=str(project), hint="run `flowsite init DIR` to create a project, or pass the right folder")])
 
 
-def load_config(project: str | Path = ".", *, strict: bool = False, overrides: dict[str, Any] | None = None) -> Config:
-    """Read and validate flowsite.yml. All problems are reported at once as one ConfigError."""
+def load_config(project: str | Path = ".", *, strict: bool = False, overrides: dict[str, Any] | None = None, memo: Path | None = None) -> Config:
+    """Read and validate flowsite.yml. All problems are reported at once as one ConfigError.
+    `memo`: see `read_yaml`."""
     config_file = find_config(project)
     project_dir = config_file.parent.resolve()
-    display = config_file.name if Path(project) == config_file.parent else str(config_file)
     display = str(config_file)
-    data, lines = read_yaml(config_file, display)
+    data, lines = read_yaml(config_file, display, memo)
     if data is None:
         data = {}
     if overrides:

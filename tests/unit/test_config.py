@@ -87,3 +87,33 @@ def test_missing_config_has_hint(tmp_path: Path):
     with pytest.raises(ConfigError) as exc:
         load_config(tmp_path)
     assert "no flowsite.yml" in exc.value.format() and "flowsite init" in exc.value.format()
+
+
+def test_a_parsed_config_is_kept_in_the_memo_and_read_back_the_same(tmp_path: Path):
+    memo = tmp_path / "memo"
+    bad = BASE.replace("period: month", "period: fortnight")  # a schema error reported with its line, from the memo too
+    write_project(tmp_path / "p", bad)
+    with pytest.raises(ConfigError) as fresh:
+        load_config(tmp_path / "p", memo=memo)
+    assert len(list(memo.glob("*.pickle"))) == 1
+    with pytest.raises(ConfigError) as kept:
+        load_config(tmp_path / "p", memo=memo)
+    assert [p.format() for p in kept.value.problems] == [p.format() for p in fresh.value.problems]
+    assert any(p.line for p in kept.value.problems)
+
+    write_project(tmp_path / "p", BASE)  # an edit is parsed afresh
+    assert load_config(tmp_path / "p", memo=memo).value_streams == load_config(tmp_path / "p").value_streams
+    assert len(list(memo.glob("*.pickle"))) == 2
+    for f in memo.glob("*.pickle"):
+        f.write_bytes(b"damaged")
+    assert load_config(tmp_path / "p", memo=memo).value_streams == load_config(tmp_path / "p").value_streams  # damaged: parsed again
+
+
+def test_the_memo_keeps_a_few_configs(tmp_path: Path):
+    from flowsite.config import MEMO_KEEP
+
+    memo = tmp_path / "memo"
+    for i in range(MEMO_KEEP + 3):
+        write_project(tmp_path / "p", BASE.replace("Acme", f"Acme {i}"))
+        assert load_config(tmp_path / "p", memo=memo).name == f"Acme {i}"
+    assert len(list(memo.glob("*.pickle"))) == MEMO_KEEP
