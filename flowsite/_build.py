@@ -380,6 +380,17 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             files, theme = cached_files, state["theme"]
         else:
             files, theme, digests = _render_files(config, model, results, version, version_title, versions, comparison, current_doc, streams, progress)
+            if streams is not None and saver is not None:
+                # The snapshot's packs are written while the site is published (mostly copied from
+                # the last build's by the kernel), once its frames are.
+                staged = saver
+
+                def stage_then_prepare() -> None:
+                    staged.join()
+                    streams.prepare(files, digests)
+
+                saver = threading.Thread(target=stage_then_prepare, name="flowsite-cache-packs", daemon=True)
+                saver.start()
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -399,8 +410,6 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         def finish() -> None:  # runs while the replaced site is removed
             if saver is not None:
                 saver.join()
-            if streams is not None:
-                streams.prepare(files, digests)
             history.close()
             if history_archive:
                 write_archive(out_dir, history_archive)

@@ -40,7 +40,7 @@ from .metrics import StreamParts
 from .metrics._counts import Count
 from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
 from .metrics._frame import stream_blocks
-from .publish import Spliced, write_bytes
+from .publish import Spliced, file_bytes, write_bytes
 
 EXCL_SCHEMA = {"metric": pl.String, "reason": pl.String, "value_stream": pl.String, "n": pl.Int64}
 SPEC_LINK = re.compile(rb'data-spec="(?:\.\./)*(charts/[^"/]+\.json)"')
@@ -351,6 +351,7 @@ class StreamCache:
         self._staged: tuple[Path, dict[str, str] | None] | None = None
         self._prepared: dict | None = None  # the snapshot's index as far as `prepare` wrote it
         self._prepare_ran = False
+        self._fresh_blobs: list[tuple[str, str]] = []  # (path, sha256) of the fresh pages' files, for their blobs
         self.load_keys: dict[str, str] = {}  # dataset -> key of its files and everything its loading depends on
         self.load_digests: dict[str, dict | None] = {}  # dataset -> per-stream digests kept with its cached load
         self.fresh_loads: dict[str, tuple] = {}
@@ -991,9 +992,9 @@ class StreamCache:
             self._staged = None
 
     def prepare(self, files: dict[str, bytes], digests: dict[str, str]) -> None:
-        """Write the parts of this build's snapshot that do not depend on the published files'
-        stat: blobs of fresh pages and the packs (run while the replaced site is removed)."""
-        self._prepared, self._prepare_ran = None, True
+        """Write the parts of this build's snapshot that do not depend on the published files: the
+        packs (run in a thread while the site is published)."""
+        self._prepared, self._prepare_ran, self._fresh_blobs = None, True, []
         if self.root is None or self.context is None or self.parts is None:
             return
         try:
@@ -1009,11 +1010,8 @@ class StreamCache:
                     continue
                 entry = {}
                 for rel in rels:
-                    digest = digests.get(rel) or hashlib.sha256(files[rel]).hexdigest()
-                    blob = self.root / "blobs" / digest[:2] / digest
-                    if not blob.exists():
-                        _atomic_write(blob, files[rel])
-                    entry[rel] = digest
+                    entry[rel] = digests.get(rel) or hashlib.sha256(files[rel]).hexdigest()
+                    self._fresh_blobs.append((rel, entry[rel]))
                 pages[vs] = {"key": self.page_keys[vs], "files": entry}
             if self._staged is None:
                 self.stage()
@@ -1036,6 +1034,12 @@ class StreamCache:
             self.discard()
             return
         try:
+            # Blobs of the fresh pages' files: publishing adopted most (hard links of the published
+            # files); what it did not is written here.
+            for rel, digest in self._fresh_blobs:
+                blob = self.root / "blobs" / digest[:2] / digest
+                if not blob.exists():
+                    _atomic_write(blob, file_bytes(files[rel]))
             tmp, sums = self._staged
             if sums is not None:
                 # A frame file is written once and never into: its stat signature stands for a checksum.
