@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import mmap
 import os
 import pickle
 import re
@@ -851,10 +852,11 @@ class StreamCache:
             info = (self.snapshot or {}).get("packs", {}).get(name)
             path = self.root / "streams" / self.context / f"{name}.pack" if info and self.root is not None and self.context else None
             with contextlib.suppress(OSError, KeyError, TypeError, ValueError):
-                data = path.read_bytes() if path is not None else None
-                # Signed after reading: a write while it was read shows in the status-change time.
+                data = _mapped(path) if path is not None else None
+                # Signed after mapping: a write before shows in the status-change time (and a pack
+                # is never written into once made).
                 if data is not None and _sig(path.stat()) == info["sig"] and len(data) == info["sig"][0]:
-                    self._packs[name] = (memoryview(data), {k: (a, n) for k, a, n in info["spans"]})
+                    self._packs[name] = (data, {k: (a, n) for k, a, n in info["spans"]})
         return self._packs[name]
 
     def _pack_source(self, name: str) -> tuple[Path, memoryview, dict[str, tuple[int, int]]] | None:
@@ -1059,6 +1061,15 @@ class StreamCache:
             return
         finally:
             self.discard()  # what a failed save staged is not left behind
+
+
+def _mapped(path: Path) -> memoryview:
+    """A file's bytes, mapped rather than read into memory (tens of megabytes at scale, of which a
+    build copies out only the items it takes)."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return memoryview(b"")
+        return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
 
 
 def _write_pack(path: Path, items: dict[str, bytes], old: tuple[Path, memoryview, dict[str, tuple[int, int]]] | None = None) -> dict:
