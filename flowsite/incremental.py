@@ -727,6 +727,7 @@ class StreamCache:
             data = _splice(blob, header, pieces)
             if data is not None:
                 self.csv_spans[name] = out
+                data.materialize(self.root / "blobs")  # written as a blob while the build goes on; published as a link of it
                 return data
         data = csv_bytes(df)
         self.csv_spans[name] = None if runs is None else _csv_spans(data, len(header), runs)

@@ -26,10 +26,12 @@ import fcntl
 import glob
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -83,6 +85,52 @@ class Spliced:
             os.close(self.fd)
             raise ValueError("a range past the end of its file")
         self.known = source_sha256 if source_sha256 and self.size == size and self._whole_source() else None
+        self._thread: threading.Thread | None = None
+        self._made: tuple[Path, str] | None = None  # (a file holding these bytes, their sha256)
+
+    def materialize(self, folder: Path) -> None:
+        """Start writing these bytes to FOLDER/<sha256[:2]>/<sha256> (a blob store) in a thread,
+        hashing them on the way: the build goes on meanwhile (reading, hashing and writing release
+        the interpreter), and publishing then links that file instead of copying hundreds of MB."""
+        if self.known is None and self._thread is None:
+            self._thread = threading.Thread(target=self._write_blob, args=(folder,), name="flowsite-splice", daemon=True)
+            self._thread.start()
+
+    def _write_blob(self, folder: Path) -> None:
+        tmp = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # Created as write_bytes creates a published file (the umask decides): it is published as a link.
+            tmp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            h = hashlib.sha256()
+            try:
+                for chunk in self.chunks():
+                    h.update(chunk)
+                    _write_all(fd, chunk)
+            finally:
+                os.close(fd)
+            digest = h.hexdigest()
+            dest = folder / digest[:2] / digest
+            dest.parent.mkdir(exist_ok=True)
+            if dest.exists():  # the same bytes already (kept as they are: their stat may be signed)
+                os.unlink(tmp)
+            else:
+                os.rename(tmp, dest)
+            tmp = None
+            self._made = (dest, digest)
+        except OSError:
+            pass
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    def made(self) -> tuple[Path, str] | None:
+        """(the file `materialize` wrote, the sha256), once it is done; None if it was not asked or failed."""
+        if self._thread is not None:
+            self._thread.join()
+        return self._made
 
     def _whole_source(self) -> bool:
         """Whether the parts are the source's bytes from its start to its end, in order."""
@@ -124,6 +172,9 @@ class Spliced:
     def sha256(self) -> str:
         if self.known is not None:
             return self.known
+        made = self.made()
+        if made is not None:
+            return made[1]
         h = hashlib.sha256()
         for chunk in self.chunks():
             h.update(chunk)
@@ -166,6 +217,11 @@ def write_bytes(path: Path, data: bytes | Spliced) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     if isinstance(data, Spliced):
+        made = data.made()
+        if made is not None:
+            with contextlib.suppress(OSError):  # else (another file system) copied below
+                os.link(made[0], path)
+                return
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             data.write(fd)

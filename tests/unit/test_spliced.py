@@ -81,3 +81,50 @@ def _umask() -> int:
     old = os.umask(0)
     os.umask(old)
     return old
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spliced_parts())
+def test_a_materialized_file_is_a_blob_of_its_bytes_and_is_published_as_a_link_of_it(tmp_path: Path, got):
+    source, parts, want = got
+    case = tmp_path / os.urandom(6).hex()
+    case.mkdir()
+    (case / "source").write_bytes(source)
+    s = Spliced(case / "source", parts)
+    s.materialize(case / "blobs")
+    digest = hashlib.sha256(want).hexdigest()
+    blob = case / "blobs" / digest[:2] / digest
+    assert s.sha256() == digest and s.made() == (blob, digest)
+    assert blob.read_bytes() == want
+    write_bytes(case / "site" / "data.csv", s)
+    assert (case / "site" / "data.csv").stat().st_ino == blob.stat().st_ino
+    assert [p.name for p in (case / "blobs").iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_materialized_file_takes_the_mode_a_written_one_would(tmp_path: Path):
+    (tmp_path / "source").write_bytes(b"a,b\n1,2\n")
+    old = os.umask(0o022)
+    try:
+        s = Spliced(tmp_path / "source", [b"x,y\n", (4, 8)])
+        s.materialize(tmp_path / "blobs")
+        write_bytes(tmp_path / "site.csv", s)
+        write_bytes(tmp_path / "plain.csv", b"x,y\n1,2\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "site.csv").read_bytes() == b"x,y\n1,2\n"
+    assert (tmp_path / "site.csv").stat().st_mode == (tmp_path / "plain.csv").stat().st_mode  # readable by a web server as any published file
+
+
+def test_an_existing_blob_of_the_same_bytes_is_kept(tmp_path: Path):
+    (tmp_path / "source").write_bytes(b"header\nline\n")
+    want = b"header\nother\n"
+    digest = hashlib.sha256(want).hexdigest()
+    blob = tmp_path / "blobs" / digest[:2] / digest
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(want)
+    before = blob.stat()
+    s = Spliced(tmp_path / "source", [(0, 7), b"other\n"])
+    s.materialize(tmp_path / "blobs")
+    assert s.made() == (blob, digest)
+    after = blob.stat()
+    assert (after.st_ino, after.st_ctime_ns) == (before.st_ino, before.st_ctime_ns)  # its stat may be signed by a snapshot
