@@ -116,6 +116,8 @@ class Renderer:
         self._wi_parts: dict[str, pl.DataFrame] | None = None
         self.reuse = None  # incremental.StreamCache: scorecard pages of unchanged value streams
         self._rows = None  # the macros of _rows.html
+        self._by_metric: dict[str, pl.DataFrame] | None = None  # the figures frame's rows per metric (see render_metric)
+        self._figure_of: dict[tuple[str, str], Figure] = {}  # (value stream, metric) -> its figure on the scorecard
         self._narratives: dict[str, list[dict]] = {}
         self._plain: list[tuple[str, str]] | None = None  # each page's text without tags, and lower-cased
         self._keyed: list[tuple[str, str, str, str, str]] = []  # charts made afresh for keyed_chart: (key, spec, svg key, title, description)
@@ -306,7 +308,7 @@ class Renderer:
                 self.files[path] = SVG_TOKEN.sub(lambda m: svgs[m.group(1)], data)
 
     def _metric_pages(self) -> list:
-        ids = sorted(set(self.results.figures.get_column("metric").to_list()))
+        ids = sorted(self.results.figures.get_column("metric").unique().to_list())
         children = {CATALOGUE[m].parent for m in ids if m in CATALOGUE}
         return [d for m, d in CATALOGUE.items() if d.parent is None and (m in ids or m in children)]
 
@@ -314,9 +316,15 @@ class Renderer:
         root = "../../"
         labels = list(self.model.periods)
         ids = [mdef.id] + [m.id for m in CATALOGUE.values() if m.parent == mdef.id]
-        f = self.results.figures.filter(pl.col("metric").is_in(ids))
+        if self._by_metric is None:  # one pass for every metric page
+            self._by_metric = {key[0]: part for key, part in self.results.figures.partition_by("metric", as_dict=True).items()}
+            self._figure_of = {}
+            for card in self.model.scorecards:
+                for fig in card.figures:
+                    self._figure_of.setdefault((card.id, fig.metric), fig)  # the first, as Scorecard.figure
         chart = None
-        main = f.filter(pl.col("metric") == ids[0]) if mdef.id != "flow_distribution" else f.filter(pl.col("metric") == "flow_distribution_feature")
+        main_id = ids[0] if mdef.id != "flow_distribution" else "flow_distribution_feature"
+        main = self._by_metric.get(main_id, self.results.figures.clear())
         if main.filter(pl.col("period") != WINDOW).height:
             title = mdef.name if mdef.id != "flow_distribution" else "Share of features"
             chart = self.keyed_chart("metric", main.select("value_stream", "period", "value", "n"), [title, mdef.unit, labels],
@@ -324,7 +332,7 @@ class Renderer:
         rows = []
         for card in self.model.scorecards:
             for mid in ids:
-                fig = card.figure(mid)
+                fig = self._figure_of.get((card.id, mid))
                 if fig is not None:
                     rows.append((card, fig))
         drill = {"lead_time": "changes", "deployment_frequency": "deployments", "change_failure_rate": "deployments", "recovery_time": "incidents", "rework_rate": "deployments"}.get(mdef.id)
