@@ -232,12 +232,12 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
         streams.begin_pages(config, model, results, version, version_title, known)
     # The data files first: a drill-down CSV spliced from the last build's is written out in a
     # thread (see publish.Spliced.materialize) while the pages render.
-    data = data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None,
-                      figure_block=streams.figure_block if streams is not None else None)
+    data_out = data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None,
+                          figure_block=streams.figure_block if streams is not None else None)
     files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
     if streams is not None and streams.reused_pages:
         progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")
-    files.update(data)
+    files.update(data_out)
     files.update(version_badges(model, reuse=streams.card_files if streams is not None else None))
     known = streams.known_digest if streams is not None else lambda rel, data: None
     digests = {rel: data.sha256() if isinstance(data, Spliced) else known(rel, data) or hashlib.sha256(data).hexdigest() for rel, data in files.items()}

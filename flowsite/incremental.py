@@ -233,7 +233,8 @@ def _as_cached(old: pl.DataFrame, fresh: pl.DataFrame, kept: set[str]) -> bool:
     if old.schema != fresh.schema or old_runs is None or fresh_runs is None:
         return False
     at = {vs: (start, n) for vs, start, n in old_runs}
-    if any(vs not in kept and vs not in {f for f, _, _ in fresh_runs} for vs in at):
+    recomputed = {vs for vs, _, _ in fresh_runs}
+    if any(vs not in kept and vs not in recomputed for vs in at):
         return False
     return all(vs not in kept and vs in at and at[vs][1] == n and identical(fresh.slice(start, n), old.slice(*at[vs])) for vs, start, n in fresh_runs)
 
