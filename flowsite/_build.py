@@ -268,6 +268,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
           history_url: str | None = None, history_archive: str | Path | None = None, cache: bool = True) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    code_digest.cache_clear()  # the code and built-in theme as they are for this build
     progress("config", "reading flowsite.yml")
     config = plugins.chain("on_config", load_config(project, strict=strict, memo=_config_memo() if cache else None))
     if version is not None:

@@ -18,6 +18,7 @@ FLOWSITE_CACHE_DIR=off turns it off. An unwritable cache costs only the time it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -220,8 +221,11 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
     return _digest(*parts)
 
 
+@functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """flowsite's own code and built-in theme: an edited checkout must not reuse older output."""
+    """flowsite's own code and built-in theme: an edited checkout must not reuse older output.
+    Asked for by several caches in a build: computed once per build (`build` clears it first, so a
+    long-running `flowsite serve` sees an edited built-in theme)."""
     builtin = Path(__file__).parent
     parts = [__version__]
     for p in sorted(builtin.rglob("*")):
