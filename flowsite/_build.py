@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from . import plugins, vega_bundle
 from .incremental import StreamCache
-from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, out_state
+from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges
 from .compare import Comparison, compare
@@ -268,7 +268,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
           history_url: str | None = None, history_archive: str | Path | None = None, cache: bool = True) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    code_digest.cache_clear()  # the code and built-in theme as they are for this build
+    new_build()  # the code, built-in theme and input files as they are for this build
     progress("config", "reading flowsite.yml")
     config = plugins.chain("on_config", load_config(project, strict=strict, memo=_config_memo() if cache else None))
     if version is not None:

@@ -105,6 +105,9 @@ class _DigestMemo:
         self.entries: dict[str, list] | None = None
         self.root: Path | None = None
         self.dirty = False
+        # Files too new for the memo, by signature, for the rest of one build only: a data file
+        # edited just before a build is asked for by the build key and by its dataset's load key.
+        self.recent: dict[str, list] = {}
 
     def _load(self) -> dict[str, list]:
         root = cache_dir()
@@ -131,13 +134,18 @@ class _DigestMemo:
         old = entries.get(key)
         if old is not None and old[:4] == sig and isinstance(old[4], str):
             return old[4]
+        recent = self.recent.get(key)
+        if recent is not None and recent[:4] == sig:
+            return recent[4]
         digest = _hash_file(path)
         if max(st.st_mtime_ns, st.st_ctime_ns) < now - self.RACY_NS:
             entries[key] = sig + [digest]
             self.dirty = True
-        elif old is not None:
-            del entries[key]
-            self.dirty = True
+        else:
+            self.recent[key] = sig + [digest]
+            if old is not None:
+                entries.pop(key, None)  # datasets load in two threads; two may read one file
+                self.dirty = True
         return digest
 
     def flush(self) -> None:
@@ -165,6 +173,13 @@ def _hash_file(path: Path) -> str:
 def _file_digest(path: Path) -> str:
     """sha256 of a file, read only when its stat signature differs from the memo's."""
     return _memo.digest(path)
+
+
+def new_build() -> None:
+    """Forget what is known for one build only: flowsite's code digest and the digests of files
+    changed too recently for the memo (`build` calls this first)."""
+    code_digest.cache_clear()
+    _memo.recent.clear()
 
 
 def flush_digests() -> None:

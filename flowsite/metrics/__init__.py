@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
@@ -107,22 +108,39 @@ class StreamParts:
     daily_wip: pl.DataFrame | None
 
 
+SIDE_BY_SIDE_ROWS = 5_000_000  # rows of all datasets up to which DORA and flow are computed in two threads
+
+
 def compute_streams(config: Config, clipped: dict[str, pl.DataFrame], periods: list[Period], vs_ids: list[str], as_of_end: dt.datetime) -> StreamParts:
     """DORA (under the configured profile), flow, culture and KPI figures of `vs_ids`."""
     tz = config.timezone
     parts = [empty_figures()]
     drill: dict[str, pl.DataFrame] = {}
     excl: dict[str, dict[str, int]] = {}
-    if config.profile == "flowsite":
-        f, d, e = dora.compute(clipped, periods, config.period, tz, config.environments, config.incident_window_hours, vs_ids, as_of_end)
-    else:
+
+    def delivery() -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, dict[str, int]]]:
+        if config.profile == "flowsite":
+            return dora.compute(clipped, periods, config.period, tz, config.environments, config.incident_window_hours, vs_ids, as_of_end)
         from . import profiles
 
-        f, d, e = profiles.compute(config.profile, clipped, periods, config, vs_ids, as_of_end)
+        return profiles.compute(config.profile, clipped, periods, config, vs_ids, as_of_end)
+
+    if sum(df.height for df in clipped.values()) <= SIDE_BY_SIDE_ROWS:
+        # Small frames (a few value streams of an incremental build): each polars call is mostly
+        # fixed cost, little of it parallel; the DORA and flow families then run side by side.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowsite-dora") as pool:
+            job = pool.submit(delivery)
+            flowed = flow.compute(clipped, periods, config.period, tz, as_of_end)
+            f, d, e = job.result()
+    else:
+        # Large frames: polars already keeps every core busy, and two families at once would
+        # hold both families' intermediate frames in memory together.
+        f, d, e = delivery()
+        flowed = flow.compute(clipped, periods, config.period, tz, as_of_end)
     parts.append(f)
     drill.update(d)
     excl.update(e)
-    f, d, e, wip = flow.compute(clipped, periods, config.period, tz, as_of_end)
+    f, d, e, wip = flowed
     parts.append(f)
     drill.update(d)
     excl.update(e)

@@ -1,6 +1,9 @@
 """Read every configured dataset and normalise it; collect all problems before failing."""
 from __future__ import annotations
 
+import concurrent.futures
+import threading
+
 import polars as pl
 
 from ..config import Config, SourceSpec
@@ -9,6 +12,8 @@ from ._model import FILE, ROW, Datasets, DatasetReport, RawFrame
 from .files import FORMATS, read_files
 from .normalize import normalize
 from .presets import PRESETS
+
+_DATABASE = threading.Lock()
 
 
 def _apply_mapping(raw: RawFrame, spec: SourceSpec) -> RawFrame:
@@ -60,7 +65,8 @@ def read_source(config: Config, spec: SourceSpec) -> RawFrame:
     if _is_database(spec):
         from . import database
 
-        return _apply_mapping(database.read(config, spec), spec)
+        with _DATABASE:  # one connection at a time: DuckDB files are opened read-only, one instance per process
+            return _apply_mapping(database.read(config, spec), spec)
     return _apply_mapping(read_files(config, spec), spec)
 
 
@@ -83,40 +89,50 @@ def mapping_summary(frame: pl.DataFrame, known: dict[str, dict[str, int]] | None
     return out
 
 
+def _load_one(config: Config, name: str, spec: SourceSpec, reuse) -> tuple[pl.DataFrame | None, DatasetReport | None, list[Problem], list[Problem]]:
+    """One dataset: (frame, report, errors, warnings); the frame is None when it has errors."""
+    got = reuse.loaded(config, name, spec) if reuse is not None else None
+    if got is not None:
+        frame, report, warns = got
+        return frame, report, [], list(warns)
+    report = DatasetReport(name=name, origin=spec.path or spec.table or spec.dbt_ref or spec.query or "")
+    try:
+        raw = read_source(config, spec)
+        report.origin = raw.origin
+        frame, errs, warns = normalize(name, raw, config, report)
+    except SourceError as exc:
+        return None, None, exc.problems or [Problem(str(exc))], []
+    if frame is not None:
+        report.mapped = mapping_summary(frame, report.mapped)
+        if reuse is not None and not errs:
+            reuse.keep_loaded(name, frame, report, warns)
+    return frame, report, errs, warns
+
+
 def load_sources(config: Config, *, datasets: list[str] | None = None, reuse=None) -> Datasets:
     """Read, type and check every configured dataset. Raises SourceError listing every problem.
 
     `reuse` (the build's incremental cache) gives a dataset as an earlier build loaded it from
     the same files, `reuse.loaded(config, name, spec)`, and keeps the ones loaded afresh,
-    `reuse.keep_loaded(name, frame, report, warnings)`."""
+    `reuse.keep_loaded(name, frame, report, warnings)`.
+
+    Datasets are read in two threads: polars reads and checks without holding the interpreter,
+    so one dataset's Python steps run while the other's columns are scanned. The problems are
+    reported in the config's order all the same."""
+    names = [n for n in config.sources if datasets is None or n in datasets]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(2, len(names) or 1), thread_name_prefix="flowsite-load") as pool:
+        loaded = list(pool.map(lambda n: _load_one(config, n, config.sources[n], reuse), names))
     frames: dict[str, pl.DataFrame] = {}
     reports: dict[str, DatasetReport] = {}
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    for name, spec in config.sources.items():
-        if datasets is not None and name not in datasets:
-            continue
-        got = reuse.loaded(config, name, spec) if reuse is not None else None
-        if got is not None:
-            frames[name], reports[name], warns = got
-            warnings.extend(warns)
-            continue
-        report = DatasetReport(name=name, origin=spec.path or spec.table or spec.dbt_ref or spec.query or "")
-        try:
-            raw = read_source(config, spec)
-            report.origin = raw.origin
-            frame, errs, warns = normalize(name, raw, config, report)
-        except SourceError as exc:
-            errors.extend(exc.problems or [Problem(str(exc))])
-            continue
+    for name, (frame, report, errs, warns) in zip(names, loaded):
         errors.extend(errs)
         warnings.extend(warns)
-        reports[name] = report
+        if report is not None:
+            reports[name] = report
         if frame is not None:
             frames[name] = frame
-            report.mapped = mapping_summary(frame, report.mapped)
-            if reuse is not None and not errs:
-                reuse.keep_loaded(name, frame, report, warns)
     if errors:
         raise SourceError(f"aborted: {len(errors)} data problem(s); nothing was written", problems=errors)
     return Datasets(frames=frames, reports=reports, warnings=warnings)
