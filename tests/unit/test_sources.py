@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowsite.config import load_config
 from flowsite.errors import SourceError
@@ -119,3 +121,22 @@ sources:
 """, {"inc.csv": "id,value_stream,created_at,resolved_at\ni1,web,05/01/2026 09:00,05/01/2026 11:30\n"})
     df = load_sources(load_config(tmp_path)).frames["incidents"]
     assert df.row(0, named=True)["created_at"] == dt.datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+
+
+WHITESPACE = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x85", "\xa0", "\u1680", "\u2000", "\u2009", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000"]
+TEXT = st.one_of(st.none(), st.text(st.sampled_from(["a", "Z", "-", "é", "\u200b", *WHITESPACE]), max_size=6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(TEXT, min_size=1, max_size=8))
+def test_a_text_column_skips_cleaning_only_when_cleaning_would_change_nothing(values: list[str | None]):
+    """The fast check says a text column needs no cleaning exactly when trimming every value and
+    turning empty ones into null would leave it as it is (any Unicode whitespace at either end)."""
+    from flowsite.sources._model import RawFrame
+    from flowsite.sources.normalize import _coerce, _fast_check
+
+    df = pl.DataFrame({"id": values}, schema={"id": pl.String})
+    typed, _ = _coerce(df, "id", RawFrame(frame=df, origin="x.csv", timezone="UTC"))
+    cleaned = df.select(typed.alias("id")).get_column("id")
+    needs = df.select(_fast_check("id", pl.String).fill_null(False)).item()
+    assert needs == (not cleaned.equals(df.get_column("id"), null_equal=True))
