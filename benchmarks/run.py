@@ -300,6 +300,14 @@ def main() -> None:
     ap.add_argument("--metrics-only", action="store_true", help="skip the three timed builds: only the metric comparison (reuses a project generated earlier in --work)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    # Timed as installed: pip compiles a package's modules to bytecode; from a checkout (or with
+    # PYTHONDONTWRITEBYTECODE set) the modules a build imports on the way would be compiled inside
+    # every timed build.
+    import compileall
+
+    import flowsite
+
+    compileall.compile_dir(Path(flowsite.__file__).parent, quiet=1)
     work = args.work or Path(tempfile.mkdtemp(prefix="flowsite-bench-"))
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "repeat": args.repeat, "builds": args.builds, "scales": {}}
     try:
