@@ -65,7 +65,7 @@ def read_source(config: Config, spec: SourceSpec) -> RawFrame:
     if _is_database(spec):
         from . import database
 
-        with _DATABASE:  # one connection at a time: DuckDB files are opened read-only, one instance per process
+        with _DATABASE:  # database sources one at a time: two read-only opens of one DuckDB file at once may conflict
             return _apply_mapping(database.read(config, spec), spec)
     return _apply_mapping(read_files(config, spec), spec)
 
