@@ -647,3 +647,49 @@ def test_pruning_keeps_every_blob_the_kept_entries_list(sample_project: Path, tm
         named |= listed
     present = {p.name for p in (cache_dir / "blobs").glob("*/*")}
     assert named <= present and present <= named
+
+
+def test_the_newest_snapshot_is_read_while_the_data_loads_and_taken_only_if_it_is_the_one(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """The last build's snapshot is read in a thread as the data loads (its name is known only once
+    the data is digested); a build whose context differs reads its own instead, and both end as a
+    cold build does."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    reads: list[tuple[str, str]] = []
+    real = StreamCache._load
+
+    def spy(self, context):
+        reads.append((threading.current_thread().name, context))
+        return real(self, context)
+
+    monkeypatch.setattr(StreamCache, "_load", spy)
+    _shift_one_item(sample_project, "payments")
+    result, stages = _rebuild(sample_project, site, tmp_path)
+    assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+    assert [name for name, _ in reads] == ["flowsite-snapshot"], reads  # the cold build has no cache
+
+    # A date past every other moves as_of: a new context, so the prefetched snapshot is not it.
+    reads.clear()
+    _append(sample_project, "work_items.csv", "NW-99997,Story,payments,Future item,2026-12-30T09:00:00Z,,,2\n")
+    result, stages = _rebuild(sample_project, site, tmp_path)
+    assert "metrics: computed in full" in stages
+    assert [name for name, _ in reads] == ["flowsite-snapshot", "MainThread"] and reads[0][1] != reads[1][1], reads
+
+
+def test_datasets_loaded_afresh_are_digested_in_their_loading_thread(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A changed dataset with value streams of its own is digested as soon as it is loaded, in the
+    loading thread; status changes (whose value streams are their work items') in the metric stage."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    where: dict[str, str] = {}
+    real = incremental.updated_state
+
+    def spy(old, name, *a):
+        where[name] = threading.current_thread().name
+        return real(old, name, *a)
+
+    monkeypatch.setattr(incremental, "updated_state", spy)
+    _shift_one_item(sample_project, "payments")
+    result, stages = _rebuild(sample_project, site, tmp_path)
+    assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+    assert where["work_items"].startswith("flowsite-load") and where["status_changes"] == "MainThread", where
