@@ -30,7 +30,6 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -360,44 +359,11 @@ class StreamCache:
         self.fresh_loads: dict[str, tuple] = {}
         self.new_digests: dict[str, dict] = {}
         self.row_states: dict[str, RowState] = {}  # datasets whose digests were computed this build
-        self._prefetched: tuple[str, threading.Thread, dict] | None = None  # see _prefetch
-        self._early_digests: dict[str, tuple[pl.DataFrame, dict]] = {}  # dataset -> (the frame, its digests) made as it loaded
 
     @classmethod
     def open(cls, config, out_dir: Path) -> StreamCache | None:
         static = static_digest(config, out_dir)
-        if static is None:
-            return None
-        cache = cls(static)
-        cache._prefetch()
-        return cache
-
-    def _prefetch(self) -> None:
-        """Read the newest snapshot in a thread while the data loads: a rebuild after a change to a
-        few value streams needs the last build's, which its context names only once the data is
-        loaded and digested (a fifth of a second at scale). Taken only if that is its name."""
-        folder = self.root / "streams" if self.root is not None else None
-        try:
-            entries = [e for e in os.scandir(folder) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")] if folder is not None else []
-            newest = max(entries, key=lambda e: e.stat(follow_symlinks=False).st_mtime_ns).name if entries else None
-        except OSError:
-            newest = None
-        if newest is None:
-            return
-        got: dict = {}
-        thread = threading.Thread(target=lambda: got.update(snapshot=self._load(newest)), name="flowsite-snapshot", daemon=True)
-        thread.start()
-        self._prefetched = (newest, thread, got)
-
-    def _snapshot(self, context: str) -> dict | None:
-        """The snapshot named `context`: the prefetched one when it is that, else read now."""
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None:
-            name, thread, got = prefetched
-            thread.join()
-            if name == context:
-                return got.get("snapshot")
-        return self._load(context)
+        return cls(static) if static is not None else None
 
     # -- loading --
     def loaded(self, config, name: str, spec) -> tuple[pl.DataFrame, object, list] | None:
@@ -428,10 +394,6 @@ class StreamCache:
         if name in self.load_keys:
             with contextlib.suppress(Exception):  # pickled now: later stages must not change what is kept
                 self.fresh_loads[name] = (frame, pickle.dumps((report, list(warnings)), protocol=pickle.HIGHEST_PROTOCOL))
-            if name != "status_changes":  # whose value streams are its work items': digested with them in the metric stage
-                # Digested now, in the loading thread, while a larger dataset may still be loading.
-                with contextlib.suppress(pl.exceptions.PolarsError, ValueError, TypeError, IndexError):
-                    self._early_digests[name] = (frame, self._dataset_digests(name, frame, {}))
 
     def _load_key(self, config, name: str, spec) -> str | None:
         from .sources.files import expand
@@ -471,9 +433,6 @@ class StreamCache:
         got = self._memo(name)
         if got is not None:
             return got
-        early = self._early_digests.get(name)
-        if early is not None and early[0] is df:
-            return early[1]
         key = self.load_keys.get(name)
         result = None
         old = self._row_state(name) if key is not None else None
@@ -600,7 +559,7 @@ class StreamCache:
         self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
         linked = self._links(frames)
-        self.snapshot = self._snapshot(self.context)
+        self.snapshot = self._load(self.context)
         parts = None
         old = self.snapshot.get("metrics") if self.snapshot and not linked else None
         if old is not None:
