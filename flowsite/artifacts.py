@@ -6,7 +6,7 @@ import io
 import json
 import math
 import os
-from typing import Callable
+from typing import Any, Callable
 
 import polars as pl
 
@@ -107,13 +107,16 @@ def _figure_lines(results: MetricResults, block: Callable[[str, Callable[[], str
     return blocks
 
 
+def item_json(value) -> str:
+    """One element of a top-level list of `dumps_json`, as it writes it."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
 def dumps_json(doc: dict, encoded: dict[str, list[str]] | None = None) -> bytes:
     """Sorted keys; a top-level list puts one compact element per line (readable, diffable, and
     written by json's C encoder: indenting every level takes its pure-Python path, seconds at scale).
-    `encoded`: top-level lists given as their elements' JSON already."""
-    def one(value) -> str:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
-
+    `encoded`: top-level lists given as their elements' JSON already (see `item_json`)."""
+    one = item_json
     encoded = encoded or {}
     parts = []
     for key in sorted(set(doc) | set(encoded)):
@@ -141,13 +144,20 @@ def csv_bytes(df: pl.DataFrame, *, header: bool = True) -> bytes:
 
 def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str, document: dict | None = None,
                drill_csv: Callable[[str, pl.DataFrame], bytes] | None = None,
-               figure_block: Callable[[str, Callable[[], str]], str] | None = None) -> dict[str, bytes]:
+               figure_block: Callable[[str, Callable[[], str]], str] | None = None,
+               card_json: Callable[[Any, Callable[[], str]], str] | None = None) -> dict[str, bytes]:
     """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
     caller has already built it; `drill_csv(name, frame)`: makes a drill-down CSV (the incremental
     build copies unchanged value streams' rows from the last build's file, as a publish.Spliced
-    file); `figure_block`: see `_figure_lines`."""
+    file); `figure_block`: see `_figure_lines`; `card_json(scorecard, make)`: a scorecard's entry
+    of the document's scorecard list as JSON, `make()` (the incremental build keeps it with the
+    scorecard)."""
     document = document if document is not None else metrics_document(model, results, version, version_title, figures=False)
-    encoded = {"figures": _figure_lines(results, figure_block)} if "figures" not in document else None
+    encoded = {}
+    if "figures" not in document:
+        encoded["figures"] = _figure_lines(results, figure_block)
+    if card_json is not None:
+        encoded["scorecards"] = [card_json(card, lambda entry=entry: item_json(entry)) for card, entry in zip(model.scorecards, document["scorecards"], strict=True)]
     files = {"data/metrics.json": dumps_json(document, encoded)}
     files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
     for name, df in sorted(results.drilldown.items()):

@@ -339,6 +339,7 @@ class StreamCache:
         self._packs: dict[str, tuple | None] = {}  # see _pack
         self.fragments: dict[str, str] = {}  # key -> html of the rows this build used (see fragment_key)
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
+        self.card_jsons: dict[str, str] = {}  # scorecard key -> its entry of data/metrics.json
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
         self.starts: dict[str, pl.DataFrame] | None = None  # see first_timestamps
         self.same_frames: set[str] = set()  # snapshot frames this build's merge returned as they were
@@ -905,6 +906,19 @@ class StreamCache:
         self.figure_blocks[digest] = text
         return text
 
+    def card_json(self, card: Any, make: Callable[[], str]) -> str:
+        """A scorecard's entry of the scorecard list of data/metrics.json (see artifacts.data_files):
+        made from the scorecard alone, so kept from the last build with this very scorecard (one
+        that came from `scorecards` under a key)."""
+        key = self._card_keys.get(id(card))
+        if key is None:
+            return make()
+        text = self._pack_text("card-json", key)
+        if text is None:
+            text = make()
+        self.card_jsons[key] = text
+        return text
+
     def rendered(self, card, narrative: list[dict], path: str, added: list[str]) -> None:
         """A scorecard page rendered afresh, with the files its rendering added (saved once final)."""
         if self._page_key(card, narrative) is not None:
@@ -1023,7 +1037,8 @@ class StreamCache:
                 return
             tmp, _ = self._staged
             packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
-                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()}, **self.pickled_packs}
+                     "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()},
+                     "card-json": {k: v.encode("utf-8") for k, v in self.card_jsons.items()}, **self.pickled_packs}
             self._prepared = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items, self._pack_source(name)) for name, items in packs.items()}}
         except (OSError, TypeError, ValueError, pl.exceptions.PolarsError):
             self.discard()

@@ -519,15 +519,15 @@ def test_the_rows_of_kept_value_streams_on_the_metric_pages_and_overview_come_fr
 
 
 def test_kept_things_made_from_a_value_streams_rows_come_from_the_last_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
-    """After a new work item of one value stream: the other value streams' scorecards, badges and figure
-    lines of data/metrics.json, and the metric pages' charts whose rows did not change (the DORA ones),
+    """After a new work item of one value stream: the other value streams' scorecards, badges, figure
+    lines and scorecard entries of data/metrics.json, and the metric pages' charts whose rows did not change (the DORA ones),
     come from the snapshot's packs; the site is the cold build's. Damaged packs are misses."""
     from flowsite.render import Renderer
 
     site = tmp_path / "site"
     _build(sample_project, site)
-    made: dict[str, list[str]] = {"card": [], "chart": [], "lines": [], "badges": []}  # made afresh by the incremental build
-    real_cards, real_chart, real_block, real_files = StreamCache.scorecards, Renderer.keyed_chart, StreamCache.figure_block, StreamCache.card_files
+    made: dict[str, list[str]] = {"card": [], "chart": [], "lines": [], "badges": [], "json": []}  # made afresh by the incremental build
+    real_cards, real_chart, real_block, real_files, real_json = StreamCache.scorecards, Renderer.keyed_chart, StreamCache.figure_block, StreamCache.card_files, StreamCache.card_json
 
     def counted(kind, what, make):
         def run():
@@ -548,7 +548,11 @@ def test_kept_things_made_from_a_value_streams_rows_come_from_the_last_build(sam
     def badges(self, card, make):
         return real_files(self, card, counted("badges", card.id, make))
 
+    def entry(self, card, make):
+        return real_json(self, card, counted("json", card.id, make))
+
     monkeypatch.setattr(StreamCache, "scorecards", cards)
+    monkeypatch.setattr(StreamCache, "card_json", entry)
     monkeypatch.setattr(StreamCache, "card_files", badges)
     monkeypatch.setattr(Renderer, "keyed_chart", chart)
     monkeypatch.setattr(StreamCache, "figure_block", block)
@@ -556,17 +560,17 @@ def test_kept_things_made_from_a_value_streams_rows_come_from_the_last_build(sam
     for k in made:
         made[k].clear()
     _rebuild(sample_project, site, tmp_path)  # asserts the whole site equals a cold build's
-    assert set(made["card"]) == set(made["lines"]) == set(made["badges"]) == {"payments"}
+    assert set(made["card"]) == set(made["lines"]) == set(made["badges"]) == set(made["json"]) == {"payments"}
     assert made["chart"] and "Deployment frequency" not in made["chart"] and "Flow velocity" in made["chart"], made["chart"]
 
-    for name in ("cards", "charts", "figures", "card-files"):
+    for name in ("cards", "charts", "figures", "card-files", "card-json"):
         for pack in (cache_dir / "streams").glob(f"*/{name}.pack"):
             pack.write_bytes(b"damaged" + pack.read_bytes()[7:])
     _append(sample_project, "work_items.csv", CATALOG_ITEM)
     for k in made:
         made[k].clear()
     _rebuild(sample_project, site, tmp_path)
-    assert len(set(made["card"])) == len(set(made["lines"])) == len(set(made["badges"])) == 5 and "Deployment frequency" in made["chart"]
+    assert len(set(made["card"])) == len(set(made["lines"])) == len(set(made["badges"])) == len(set(made["json"])) == 5 and "Deployment frequency" in made["chart"]
 
 
 def _shift_one_item(project: Path, stream: str) -> str:
