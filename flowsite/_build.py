@@ -210,10 +210,12 @@ def _up_to_date(config: Config, out_dir: Path, published: dict, got: tuple, timi
     return result
 
 
-def _abandon(prelink: Prelink | None, saver: threading.Thread | None, streams: StreamCache | None, store: BuildStore | None) -> None:
+def _abandon(prelink: Prelink | None, saver: threading.Thread | None, keeper: threading.Thread | None, streams: StreamCache | None, store: BuildStore | None) -> None:
     """A build that fails after its render started leaves nothing behind: no linked copy, no staged cache entries."""
     if prelink is not None:
         prelink.discard()
+    if keeper is not None:
+        keeper.join()  # its entries are complete ones (each is moved into place whole)
     if saver is not None:
         saver.join()
         if streams is not None:
@@ -375,6 +377,11 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
 
         saver = threading.Thread(target=stage, name="flowsite-cache", daemon=True)
         saver.start()
+    keeper = None
+    if streams is not None:
+        # The next build's: loaded datasets and row states, beside the snapshot this one publishes.
+        keeper = threading.Thread(target=streams.stage_loads, name="flowsite-cache-loads", daemon=True)
+        keeper.start()
 
     t = time.perf_counter()
     # The linked copy of the published site that publishing starts from is made meanwhile.
@@ -442,10 +449,12 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
                 write_bytes(staging / rel, data)
             published.update(version=version, version_title=version_title, aliases=list(aliases), default=default, comparison=comparison)
     except BaseException:
-        _abandon(prelink, saver, streams, store)
+        _abandon(prelink, saver, keeper, streams, store)
         raise
     if prelink is not None:
         prelink.discard()  # left unused when OUT went away meanwhile; a no-op once taken
+    if keeper is not None:
+        keeper.join()
     flush_digests()
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0

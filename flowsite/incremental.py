@@ -954,13 +954,17 @@ class StreamCache:
         except Exception:  # noqa: BLE001 - a damaged snapshot is a miss, never a failed build
             return None
 
+    def stage_loads(self) -> None:
+        """Write the datasets loaded afresh and the row states, for the next build. In a thread of
+        their own: the snapshot (`stage`), which publishing waits for, is written beside them."""
+        if self.root is not None:
+            self._stage_loads()
+            self._stage_row_states()
+
     def stage(self) -> None:
         """Write this build's metric frames into a new snapshot folder; `save` completes it. Runs
         while the site is published (polars writes without holding the interpreter)."""
         self._staged = None
-        if self.root is not None:
-            self._stage_loads()
-            self._stage_row_states()
         if self.root is None or self.context is None or self.parts is None:
             return
         try:
