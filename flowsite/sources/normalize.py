@@ -41,8 +41,6 @@ def parse_timestamps(col: pl.Expr, timezone: str, date_format: str | None = None
     return pl.when(iso.str.contains(OFFSET_RE)).then(aware).otherwise(naive)
 
 
-
-
 def _fast_check(column: str, dtype: pl.DataType) -> pl.Expr | None:
     """An expression that is True when `column` must go through `_coerce`; None if it always must.
 
