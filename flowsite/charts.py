@@ -10,7 +10,6 @@ import hashlib
 import html
 import pickle
 
-import altair as alt
 import polars as pl
 
 from . import svgchart
@@ -48,27 +47,22 @@ class Spec(dict):
         return self._draw(THEME, self.get("title", ""), **self._options)
 
 
-def _unvalidated(fn):
-    """Build a spec without Altair's schema validation of every object (most of the build's time at
-    scale). Validation only checks; the spec it returns is the same."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with alt.utils.schemapi.debug_mode(False):
-            return fn(*args, **kwargs)
-    return wrapper
-
-
 # Altair deep-copies and converts inline rows at every step; templates are built around one-row
 # markers instead and each chart's rows put in their place (the spec is the same, built in a fraction
 # of the time).
 _ROWS_KEY = "__flowsite_rows__"
 
 
-def _marker(i: int) -> alt.Data:
-    """Where the `i`th list of rows goes."""
-    return alt.Data(values=[{_ROWS_KEY: i}])
+def altair_version() -> str:
+    """The installed Altair's version, without importing it."""
+    import importlib.metadata
+
+    return importlib.metadata.version("altair")
+
+
+def _markers(alt, n: int) -> list:
+    """Where each of `n` lists of rows goes: the `i`th marker stands for `datas[i]`."""
+    return [alt.Data(values=[{_ROWS_KEY: i}]) for i in range(n)]
 
 
 _TEMPLATES: dict[tuple, dict] = {}
@@ -111,13 +105,19 @@ def _fill(node, datas: list[list]):
 
 
 def _templated(key: tuple, make, datas: list[list], title: str, description: str) -> dict:
-    """The spec `make(markers)` builds, made with Altair once per chart kind and `key` (everything
+    """The spec `make(alt, markers)` builds, made with Altair once per chart kind and `key` (everything
     else that shapes it), then filled with this chart's rows, title and description: Altair costs
     tens of milliseconds a chart, which hundreds of scorecards multiply."""
     tpl = _TEMPLATES.get(key)
     if tpl is None:
-        chart = make([_marker(i) for i in range(len(datas))])
-        tpl = chart.properties(title="", description="").to_dict(validate=False)
+        # Imported here: a build whose templates all came from the cache never needs Altair (a
+        # fifth of a second of imports, a sixth of a small rebuild).
+        import altair as alt
+
+        # Without Altair's schema validation of every object (validation only checks; the spec
+        # is the same).
+        with alt.utils.schemapi.debug_mode(False):
+            tpl = make(alt, _markers(alt, len(datas))).properties(title="", description="").to_dict(validate=False)
         tpl.pop("$schema", None)
         _TEMPLATES[key] = tpl
     spec = _fill(tpl, datas)
@@ -125,7 +125,6 @@ def _templated(key: tuple, make, datas: list[list], title: str, description: str
     return spec
 
 
-@_unvalidated
 def trend_spec(fig: Figure, vs_name: str) -> dict:
     """A figure over the window's periods, with its target as a rule."""
     rows = [{"period": p.period, "value": p.value, "n": p.n} for p in fig.trend]
@@ -137,7 +136,7 @@ def trend_spec(fig: Figure, vs_name: str) -> dict:
     if fig.target is not None:
         datas.append([{"target": fig.target}])
 
-    def make(d):
+    def make(alt, d):
         line = alt.Chart(d[0]).mark_line(point=True, color=PALETTE[0]).encode(
             x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelAngle=-40)),
             y=alt.Y("value:Q", title=fig.unit or None),
@@ -158,12 +157,11 @@ def trend_spec(fig: Figure, vs_name: str) -> dict:
                 target=fig.target, width=WIDTH, height=180, color=PALETTE[0], band_color="#d97706", rule_color="#6b7280")
 
 
-@_unvalidated
 def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[str, str], labels: list[str]) -> dict:
     """One metric across value streams and periods (rows: value_stream, period, value, n)."""
     rows = [{"value_stream": names.get(v, v), "period": p, "value": val, "n": n} for v, p, val, n in figures.select("value_stream", "period", "value", "n").iter_rows() if p in labels]
 
-    def make(d):
+    def make(alt, d):
         return alt.Chart(d[0]).mark_line(point=True).encode(
             x=alt.X("period:O", title=None, sort=labels, axis=alt.Axis(labelAngle=-40)),
             y=alt.Y("value:Q", title=unit or None),
@@ -176,13 +174,12 @@ def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[
     return Spec(spec, svgchart.draw_metric, rows=rows, periods=labels, unit=unit or None, legend_title="Value stream", width=WIDE, height=260)
 
 
-@_unvalidated
 def flow_time_spec(days: list[float], vs_name: str, p50: float | None, p85: float | None) -> dict:
     rows = [{"days": round(d, 2)} for d in days]
     marks = [{"label": "p50", "days": p50}, {"label": "p85", "days": p85}]
     marks = [m for m in marks if m["days"] is not None]
 
-    def make(d):
+    def make(alt, d):
         hist = alt.Chart(d[0]).mark_bar(color=PALETTE[0]).encode(
             x=alt.X("days:Q", bin=alt.Bin(maxbins=30), title="flow time (days)"),
             y=alt.Y("count():Q", title="items"),
@@ -198,10 +195,9 @@ def flow_time_spec(days: list[float], vs_name: str, p50: float | None, p85: floa
                 rule_color="#b91c1c", x_title="flow time (days)", y_title="items")
 
 
-@_unvalidated
 def cfd_spec(daily: list[dict], vs_name: str) -> dict:
     """Cumulative flow: per day, items done (cumulative) and in progress, stacked."""
-    def make(d):
+    def make(alt, d):
         return alt.Chart(d[0]).mark_area().encode(
             x=alt.X("day:T", title=None),
             y=alt.Y("items:Q", stack=True, title="items"),
@@ -215,7 +211,6 @@ def cfd_spec(daily: list[dict], vs_name: str) -> dict:
     return Spec(spec, svgchart.draw_cfd, rows=daily, states=["in progress", "done"], colors=[PALETTE[1], PALETTE[2]], width=WIDTH, height=200, y_title="items")
 
 
-@_unvalidated
 def distribution_spec(actual: dict[str, float | None], intended: dict[str, float], vs_name: str) -> dict:
     rows = []
     for t in ("feature", "defect", "risk", "debt"):
@@ -223,7 +218,7 @@ def distribution_spec(actual: dict[str, float | None], intended: dict[str, float
             rows.append({"type": t, "mix": "delivered", "share": round(actual[t], 1)})
         if t in intended:
             rows.append({"type": t, "mix": "investment target", "share": round(intended[t] * 100, 1)})
-    def make(d):
+    def make(alt, d):
         return alt.Chart(d[0]).mark_bar().encode(
             y=alt.Y("type:N", title=None, sort=["feature", "defect", "risk", "debt"]),
             yOffset=alt.YOffset("mix:N"),
@@ -237,13 +232,12 @@ def distribution_spec(actual: dict[str, float | None], intended: dict[str, float
                 colors=[PALETTE[0], "#9ca3af"], width=WIDTH, height=200, x_title="% of completed items")
 
 
-@_unvalidated
 def tier_spec(card: Scorecard, benchmark_title: str) -> dict:
     order = TIER_ORDER
     rows = [{"metric": f.name, "tier": f.tier, "value": f.display if f.window_value is None else format_value(f.window_value, f.unit, f.decimals)} for f in card.figures if f.tier]
     height = 30 * max(len(rows), 1) + 20
 
-    def make(d):
+    def make(alt, d):
         return alt.Chart(d[0]).mark_point(filled=True, size=220).encode(
             x=alt.X("tier:N", sort=order, scale=alt.Scale(domain=order), title=f"tier ({benchmark_title})", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("metric:N", title=None),
@@ -257,7 +251,6 @@ def tier_spec(card: Scorecard, benchmark_title: str) -> dict:
                 x_title=f"tier ({benchmark_title})")
 
 
-@_unvalidated
 def vsm_spec(card: Scorecard) -> dict:
     m = card.map
     bottleneck = m.bottleneck.name if m.bottleneck else None
@@ -271,7 +264,7 @@ def vsm_spec(card: Scorecard) -> dict:
     parts, colors = ["process", "wait", "wait at the bottleneck"], [PALETTE[2], "#cbd5e1", "#ef4444"]
     height = 28 * len(m.steps) + 20
 
-    def make(d):
+    def make(alt, d):
         return alt.Chart(d[0]).mark_bar().encode(
             y=alt.Y("step:N", sort=steps, title=None),
             x=alt.X("hours:Q", stack=True, title="hours"),

@@ -85,7 +85,7 @@ def _bytecode_cache() -> FileSystemBytecodeCache | None:
 def _chart_templates_path() -> Path | None:
     """Where the chart templates Altair made are kept, for this flowsite and Altair."""
     folder = cache_dir()
-    return None if folder is None else folder / "charts" / f"templates-{_digest(code_digest(), charts.alt.__version__)[:32]}.pickle"
+    return None if folder is None else folder / "charts" / f"templates-{_digest(code_digest(), charts.altair_version())[:32]}.pickle"
 
 
 def environment(theme: Theme) -> Environment:
