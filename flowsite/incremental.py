@@ -36,7 +36,7 @@ from typing import Any, Callable
 import polars as pl
 
 from .cache import BLOB_LIST, BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
-from .artifacts import csv_bytes
+from .artifacts import csv_bytes, csv_header
 from .metrics import StreamParts
 from .metrics._counts import Count
 from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
@@ -709,7 +709,7 @@ class StreamCache:
         if runs is not None:
             self.row_runs[name] = runs
         old = self._old_csv(name) if runs is not None and self.kept else None
-        header = csv_bytes(df.clear())
+        header = csv_header(df.columns)
         if old is not None:
             blob, spans = old
             same = self._same_rows(name, df, runs)

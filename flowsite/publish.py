@@ -289,9 +289,13 @@ def _tree_job(job: str, *paths: Path) -> subprocess.Popen:
     """`link_tree` or `remove_tree` in a child process: plain system calls that run beside the
     build's Python work (a thread would wait for the interpreter lock between every two calls)."""
     quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
-    rm = shutil.which("rm") if job == "remove_tree" else None
-    if rm is not None:  # starts in a millisecond, where Python takes a tenth of a second
-        return subprocess.Popen([rm, "-rf", "--", *map(os.fspath, paths)], **quiet)
+    # The system's tools start in a millisecond, where Python takes a quarter second of CPU that
+    # the build's own work on two cores then waits for. A `cp` that cannot link (another file
+    # system, no -l) fails: a Prelink's copy is then dropped and linked in the transaction.
+    tool = shutil.which({"remove_tree": "rm", "link_tree": "cp"}[job])
+    if tool is not None:
+        flags = ["-rf"] if job == "remove_tree" else ["-R", "-l", "-P"]
+        return subprocess.Popen([tool, *flags, "--", *map(os.fspath, paths)], **quiet)
     code = "import sys; from pathlib import Path; from flowsite import publish; getattr(publish, sys.argv[1])(*map(Path, sys.argv[2:]))"
     here = os.fspath(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]))

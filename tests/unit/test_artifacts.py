@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowsite.artifacts import _figure_dicts, _figure_lines, dumps_json
+from flowsite.artifacts import _figure_dicts, _figure_lines, csv_bytes, csv_header, dumps_json
 from flowsite.metrics import MetricResults
 
 TEXT = st.one_of(st.none(), st.text(max_size=12))
@@ -54,3 +54,10 @@ def test_the_manifest_is_what_json_writes_indented(files, version, known):
     doc = {"metadata": {"schema_version": MANIFEST_SCHEMA, "version": version},
            "files": [{"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for rel, data in sorted(files.items()) if rel != MANIFEST]}
     assert manifest_bytes(files, version, digests) == (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), max_size=6, unique=True))
+def test_the_csv_header_is_the_one_polars_writes(columns):
+    frame = pl.DataFrame(schema={c: pl.String for c in columns})
+    assert csv_header(columns) == csv_bytes(frame)
