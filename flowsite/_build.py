@@ -235,7 +235,8 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
     # The data files first: a drill-down CSV spliced from the last build's is written out in a
     # thread (see publish.Spliced.materialize) while the pages render.
     data_out = data_files(model, results, version, version_title, current_doc, drill_csv=streams.drill_csv if streams is not None else None,
-                          figure_block=streams.figure_block if streams is not None else None, card_json=streams.card_json if streams is not None else None)
+                          figure_block=streams.figure_block if streams is not None else None, card_json=streams.card_json if streams is not None else None,
+                          figures_csv=streams.figures_csv if streams is not None else None)
     files, theme = render_version(config, model, results, pages, version, version_title, known, comparison, reuse=streams)
     if streams is not None and streams.reused_pages:
         progress("render", f"reused {len(streams.reused_pages)} unchanged scorecard page(s)")

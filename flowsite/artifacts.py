@@ -157,13 +157,14 @@ def csv_header(columns: list[str]) -> bytes:
 def data_files(model: SiteModel, results: MetricResults, version: str, version_title: str, document: dict | None = None,
                drill_csv: Callable[[str, pl.DataFrame], bytes] | None = None,
                figure_block: Callable[[str, Callable[[], str]], str] | None = None,
-               card_json: Callable[[Any, Callable[[], str]], str] | None = None) -> dict[str, bytes]:
+               card_json: Callable[[Any, Callable[[], str]], str] | None = None,
+               figures_csv: Callable[[pl.DataFrame], bytes] | None = None) -> dict[str, bytes]:
     """Relative path (under the version folder) -> bytes. `document`: the metrics document when the
     caller has already built it; `drill_csv(name, frame)`: makes a drill-down CSV (the incremental
     build copies unchanged value streams' rows from the last build's file, as a publish.Spliced
     file); `figure_block`: see `_figure_lines`; `card_json(scorecard, make)`: a scorecard's entry
     of the document's scorecard list as JSON, `make()` (the incremental build keeps it with the
-    scorecard)."""
+    scorecard); `figures_csv(frame)`: makes data/figures.csv (as `drill_csv` does a drill-down CSV)."""
     document = document if document is not None else metrics_document(model, results, version, version_title, figures=False)
     encoded = {}
     if "figures" not in document:
@@ -171,7 +172,8 @@ def data_files(model: SiteModel, results: MetricResults, version: str, version_t
     if card_json is not None:
         encoded["scorecards"] = [card_json(card, lambda entry=entry: item_json(entry)) for card, entry in zip(model.scorecards, document["scorecards"], strict=True)]
     files = {"data/metrics.json": dumps_json(document, encoded)}
-    files["data/figures.csv"] = csv_bytes(results.figures.sort("value_stream", "metric", "period"))
+    figures = results.figures.sort("value_stream", "metric", "period")
+    files["data/figures.csv"] = figures_csv(figures) if figures_csv is not None else csv_bytes(figures)
     for name, df in sorted(results.drilldown.items()):
         files[f"data/{name}.csv"] = drill_csv(name, df) if drill_csv is not None else csv_bytes(df)
     return files

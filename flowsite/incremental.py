@@ -333,6 +333,7 @@ class StreamCache:
         self._written: dict[int, tuple[pl.DataFrame, Path]] = {}  # frames `stage` wrote, by identity
         self.csv_spans: dict[str, list[tuple[str, int, int]] | None] = {}  # drill-down CSV: (value stream, start, end) bytes
         self.row_runs: dict[str, list[tuple[str, int, int]]] = {}  # drill-down frame: (value stream, first row, rows)
+        self.csv_digests: dict[str, dict[str, str]] = {}  # figures.csv: value stream -> digest of its rows
         self.note = ""
         self.page_context: str | None = None
         self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
@@ -699,20 +700,35 @@ class StreamCache:
         """The pickle of a scorecard this build made or read (for the whole-build entry's state)."""
         return self._pickles.get(id(obj))
 
-    # -- drill-down CSVs --
+    # -- drill-down CSVs and figures.csv --
     def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | Spliced:
         """data/<name>.csv. A value stream whose rows are those of the snapshot (it came from it, or
         was recomputed to the same rows) has the same lines as in the last build's file (a row's
         CSV line depends on that row alone), so they are read from it straight into place; only
         the other value streams' rows are written."""
         runs = _runs(df) if df.height else None
+        return self._spliced_csv(name, df, runs, lambda: self._same_rows(name, df, runs))
+
+    def figures_csv(self, df: pl.DataFrame) -> bytes | Spliced:
+        """data/figures.csv, as `drill_csv`: a value stream whose figure rows hash as they did in
+        the last build's file has the same lines. Compared by digest, not by `kept`: maps and
+        plugins add figures the per-value-stream cache does not see."""
+        runs = _runs(df) if df.height else None
+        digests = {vs: d for vs, d, _ in _group_digests(df.get_column("value_stream"), row_hashes(df))} if runs is not None else {}
+        self.csv_digests["figures"] = digests
+        old = ((self.snapshot or {}).get("csv", {}).get("figures") or {}).get("streams") or {}
+        return self._spliced_csv("figures", df, runs, lambda: {vs for vs, d in digests.items() if old.get(vs) == d})
+
+    def _spliced_csv(self, name: str, df: pl.DataFrame, runs: list[tuple[str, int, int]] | None, same_rows: Callable[[], set[str]]) -> bytes | Spliced:
+        """The CSV of `df` (in value stream blocks, `runs`), the blocks of the value streams
+        `same_rows()` names read from the last build's file of `name`."""
         if runs is not None:
             self.row_runs[name] = runs
         old = self._old_csv(name) if runs is not None and self.kept else None
         header = csv_header(df.columns)
         if old is not None:
             blob, spans = old
-            same = self._same_rows(name, df, runs)
+            same = same_rows()
             # Per value stream block, in order: (first, end) byte of the old file, or new bytes.
             pieces: list[tuple[int, int] | bytes] = []
             out, pos = [], len(header)
@@ -778,7 +794,7 @@ class StreamCache:
             with contextlib.suppress(OSError):
                 st = blob.stat()
                 if st.st_size == len(files[rel]):
-                    out[name] = {"digest": digest, "sig": _sig(st), "spans": spans, "rows": self.row_runs.get(name)}
+                    out[name] = {"digest": digest, "sig": _sig(st), "spans": spans, "rows": self.row_runs.get(name), "streams": self.csv_digests.get(name)}
         return out
 
     def _old_csv(self, name: str) -> tuple[Path, dict[str, tuple[int, int]]] | None:

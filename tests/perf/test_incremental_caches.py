@@ -319,16 +319,17 @@ def test_a_damaged_cached_dataset_is_loaded_afresh(sample_project: Path, tmp_pat
 
 
 # ---- drill-down CSV reuse --------------------------------------------------------------------------------------
-def test_drill_down_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
-    """After a one-value-stream change, the kept streams' CSV lines come from the last build's file (only
-    the recomputed streams' rows are written) and every data/*.csv is the cold build's, twice in a row."""
+def test_data_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """After a one-value-stream change, the kept streams' lines of the drill-down CSVs and of
+    figures.csv come from the last build's file (only the recomputed streams' rows are written)
+    and every data/*.csv is the cold build's, twice in a row."""
     site = tmp_path / "site"
     _build(sample_project, site)
     written: dict[str, list[int]] = {}  # drill-down -> rows of each csv_bytes call made for it
     found: dict[str, bool] = {}
     caches: list[StreamCache] = []
     current: list[str] = []
-    real_drill, real_old, real_csv = StreamCache.drill_csv, StreamCache._old_csv, incremental.csv_bytes
+    real_drill, real_figures, real_old, real_csv = StreamCache.drill_csv, StreamCache.figures_csv, StreamCache._old_csv, incremental.csv_bytes
 
     def drill_csv(self, name, df):
         caches.append(self)
@@ -336,6 +337,14 @@ def test_drill_down_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(samp
         current.append(name)
         try:
             return real_drill(self, name, df)
+        finally:
+            current.pop()
+
+    def figures_csv(self, df):
+        written["figures"] = []
+        current.append("figures")
+        try:
+            return real_figures(self, df)
         finally:
             current.pop()
 
@@ -350,6 +359,7 @@ def test_drill_down_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(samp
         return real_csv(df, **kw)
 
     monkeypatch.setattr(StreamCache, "drill_csv", drill_csv)
+    monkeypatch.setattr(StreamCache, "figures_csv", figures_csv)
     monkeypatch.setattr(StreamCache, "_old_csv", old_csv)
     monkeypatch.setattr(incremental, "csv_bytes", spy_csv)
 
@@ -363,14 +373,17 @@ def test_drill_down_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(samp
         kept = caches[0].kept
         assert kept, "no value stream's rows came from the snapshot"
         drill = result.results.drilldown
-        assert set(found) == set(written) == set(drill) and all(found.values())
+        assert set(found) == set(written) == set(drill) | {"figures"} and all(found.values())
+        figures = result.results.figures
+        # The changed stream's figure lines only: the kept streams' figures hash as before.
+        assert 0 < sum(written["figures"]) <= figures.filter(~pl.col("value_stream").is_in(sorted(kept))).height < figures.height, written["figures"]
         for name, df in drill.items():
             fresh_rows = df.filter(~pl.col("value_stream").is_in(sorted(kept))).height
             assert sum(written[name]) <= fresh_rows < df.height, name  # the kept streams' lines were copied
             assert all(n < df.height for n in written[name]), name
         # Recomputed streams whose rows came out the same (the ballast, and the changed stream in the
         # datasets a new work item does not touch) are copied too: only the changed rows are written.
-        assert sum(written["work_items"]) and not sum(written["deployments"]) and not sum(written["changes"]), written  # 0 rows: the header
+        assert sum(written["work_items"]) and not sum(written["deployments"]) and not sum(written["changes"]), written
         # The snapshot's frames of the datasets the change did not touch came out as they were: copied, not written again.
         assert {"drill-deployments", "drill-changes"} <= caches[0].same_frames and "drill-work_items" not in caches[0].same_frames
         for csv in sorted((site / result.version / "data").glob("*.csv")):
