@@ -10,8 +10,8 @@ import functools
 import gc
 import hashlib
 import os
+import pickle
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from . import plugins, vega_bundle
 from .incremental import StreamCache
-from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build, out_state
+from .cache import BuildStore, flush_digests, new_build, out_state
 from .artifacts import data_files, metrics_document
 from .badges import version_badges
 from .compare import Comparison, compare
@@ -30,9 +30,10 @@ from .errors import BuildError, Problem, SourceError
 from .metrics import MetricResults, compute_metrics
 from .pages import load_pages
 from .history import History, manifest_bytes, write_archive
-from .publish import Prelink, Spliced, check_output_dir, file_bytes, fs_now, lock, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
+from .publish import Prelink, Spliced, file_bytes, fs_now, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
 from .render import Theme, load_theme, render_root, render_version
 from .scorecard import SiteModel, build_scorecards
+from .uptodate import Start, data_dirs, start
 from .sources import Datasets, load_sources
 from .versioning import Versions, sort_key, validate_name
 
@@ -67,18 +68,6 @@ def _noop(stage: str, message: str) -> None:
     pass
 
 
-def _config_memo() -> Path | None:
-    """Where parsed configs are kept (by flowsite's code: a new parser must not read old results)."""
-    root = cache_dir()
-    if root is None:
-        return None
-    folder = root / "configs" / code_digest()[:32]
-    if not folder.is_dir() and (root / "configs").is_dir():
-        for other in (root / "configs").iterdir():  # an earlier flowsite's
-            shutil.rmtree(other, ignore_errors=True)
-    return folder
-
-
 def check(project: str | Path = ".", *, strict: bool = False, progress: Progress = _noop) -> CheckResult:
     """Validate config and data and compute every figure; writes nothing."""
     progress("config", "reading flowsite.yml")
@@ -102,17 +91,6 @@ def _default_alias_target(out: Path, versions: Versions) -> str | None:
         if m and m.group(1) in versions.all_names():
             return m.group(1)
     return None
-
-
-def _data_dirs(config: Config) -> list[Path]:
-    dirs = set()
-    for spec in config.sources.values():
-        if spec.path:
-            p = config.resolve(spec.path.split("*")[0]) if "*" in spec.path else config.resolve(spec.path)
-            d = p if p.is_dir() else p.parent
-            if d != config.project_dir:
-                dirs.add(d)
-    return sorted(dirs)
 
 
 def _unchanged(vdir: Path, files: dict[str, bytes], digests: dict[str, str], trusted: dict[str, tuple[int, int, str]]) -> set[str]:
@@ -268,39 +246,25 @@ def _fewer_collections(fn: Callable[..., BuildResult]) -> Callable[..., BuildRes
 @_fewer_collections
 def build(project: str | Path = ".", *, out: str | Path | None = None, version: str | None = None, title: str | None = None,
           aliases: list[str] | tuple[str, ...] | None = None, strict: bool = False, progress: Progress = _noop,
-          history_url: str | None = None, history_archive: str | Path | None = None, cache: bool = True) -> BuildResult:
+          history_url: str | None = None, history_archive: str | Path | None = None, cache: bool = True, begun: Start | None = None) -> BuildResult:
+    """Build PROJECT's site into its output folder as one version. `begun`: the start
+    `uptodate.quick_start` made for these same arguments (it found the site out of date)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    new_build()  # the code, built-in theme and input files as they are for this build
-    progress("config", "reading flowsite.yml")
-    config = plugins.chain("on_config", load_config(project, strict=strict, memo=_config_memo() if cache else None))
-    if version is not None:
-        validate_name(version)
-    for a in aliases or ():
-        validate_name(a, "alias")
-    out_dir = Path(out).resolve() if out else config.output_dir
-    check_output_dir(out_dir, config.project_dir, _data_dirs(config))
-    # Incremental build: the same inputs (data, config, theme, pages, published versions, flowsite)
-    # as an earlier build reuse its version folder; only publishing runs again.
-    store = BuildStore() if cache else None
-    args = {"version": version, "title": title, "aliases": None if aliases is None else list(aliases), "strict": strict, "history_url": history_url,
-            "history_archive": None if history_archive is None else str(history_archive), "out": str(out_dir)}
-    key = build_key(config, out_dir, args) if store is not None else None
-    # What the last publish into out_dir left there: when this build would publish the same thing
-    # (same key) and every file is still as it was left, there is nothing to do.
-    record = store.site_record(out_dir) if store is not None else None
-    site_now = None
-    if record is not None:
-        if key is not None and record.get("key") == key and history_archive is None and isinstance(record.get("result"), dict) \
-                and None not in record["sigs"].values():
-            with lock(out_dir):  # never look at a site another build is swapping
-                site_now = tree_stat(out_dir)
-            if site_now == record["sigs"]:
-                got = store.load_state(key)
-                if got is not None:
-                    return _up_to_date(config, out_dir, record["result"], got, timings, t0, progress)
-        else:
-            site_now = tree_stat(out_dir)
+    if begun is None:
+        new_build()  # the code, built-in theme and input files as they are for this build
+        progress("config", "reading flowsite.yml")
+        begun = start(project, out=out, version=version, title=title, aliases=aliases, strict=strict, history_url=history_url,
+                      history_archive=history_archive, cache=cache, on_config=lambda c: plugins.chain("on_config", c))
+    config, out_dir, store, key, record, site_now = begun.config, begun.out_dir, begun.store, begun.key, begun.record, begun.site_now
+    if begun.current and store is not None and key is not None and record is not None:
+        got = store.load_state(key)
+        try:
+            published = pickle.loads(record["result"])
+        except Exception:  # noqa: BLE001 - a damaged record is no record: the build runs
+            got = None
+        if got is not None:
+            return _up_to_date(config, out_dir, published, got, timings, t0, progress)
     site_before = out_state(out_dir) if key is not None else ""
     hit = store.load(key, site_before) if key is not None else None
     if hit is None:
@@ -416,8 +380,12 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             if streams is not None:
                 streams.save(files, digests)
             if store is not None:
+                # The result pickled apart: its comparison's classes import the metric modules, and
+                # `uptodate.quick_start` reads the record with no more than the summary.
+                summary = {"version": published["version"], "aliases": published["aliases"], "scorecards": len(model.scorecards), "files": len(files),
+                           "warnings": list(datasets.warnings)}
                 store.save_site_record(out_dir, {"key": key, "sigs": _site_sigs(out_dir), "digests": {f"{version}/{rel}": d for rel, d in digests.items()},
-                                                 "result": published})
+                                                 "result": pickle.dumps(published, protocol=pickle.HIGHEST_PROTOCOL), "summary": summary})
 
         def finish() -> None:  # runs while the replaced site is removed
             if saver is not None:

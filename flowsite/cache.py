@@ -202,10 +202,11 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
     """Content hash of every input of one version folder, or None when an input cannot be hashed
     (a database or warehouse source, a plugin from outside flowsite, a remote history)."""
     from . import plugins
+    from .config import source_files
 
     if cache_dir() is None or args.get("history_url"):
         return None
-    if set(plugins.names()) - BUILTIN_PLUGINS:
+    if plugins.outside_plugins(BUILTIN_PLUGINS):
         return None
     files = set(_project_files(config.project_dir, [out_dir.resolve()]))
     for spec in config.sources.values():
@@ -214,10 +215,8 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
         if getattr(spec, "duckdb", None):
             files.add(config.resolve(spec.duckdb))
         elif spec.path:
-            from .sources.files import expand
-
             try:
-                files.update(expand(config, spec))
+                files.update(source_files(config, spec))
             except Exception:  # noqa: BLE001 - the build itself reports a missing file properly
                 return None
     if config.theme_dir is not None and config.theme_dir.is_dir():
@@ -294,6 +293,22 @@ class BuildStore:
         with contextlib.suppress(OSError):
             os.utime(self.root / "builds" / key)
         return sorted(got[0]["files"]), got[1]
+
+    def has_entry(self, key: str | None) -> bool:
+        """Whether the entry for `key` is there as `load_state` needs it, without reading its state
+        (for `flowsite build` with nothing to do); it is then kept as used, as `load_state` does."""
+        if self.root is None or key is None:
+            return False
+        entry = self.root / "builds" / key
+        raw = _read(entry / "index.json")
+        try:
+            if raw is None or not isinstance(json.loads(raw).get("files"), dict) or not (entry / "state.pickle").is_file():
+                return False
+        except (ValueError, AttributeError):
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(entry)
+        return True
 
     def load(self, key: str, site_state: str) -> tuple[dict[str, bytes], Any] | None:
         """The entry for `key` if the published site is as that build found or left it (a rebuild

@@ -193,17 +193,28 @@ def check(project: Path, strict: bool, verbose: bool) -> None:
 def build(project: Path, out: Path | None, version_name: str | None, title: str | None, aliases: tuple[str, ...], no_alias: bool, strict: bool, verbose: bool,
           history_url: str | None = None, history_archive: Path | None = None, no_cache: bool = False) -> None:
     """Build the scorecard site of PROJECT into the output folder as one version."""
-    from ._build import build as run_build
-
     rep = Reporter(verbose)
-    result = run_build(project, out=out, version=version_name, title=title, aliases=[] if no_alias else (list(aliases) or None), strict=strict, progress=rep,
-                       history_url=history_url, history_archive=history_archive, cache=not no_cache)
+    options = {"out": out, "version": version_name, "title": title, "aliases": [] if no_alias else (list(aliases) or None), "strict": strict,
+               "history_url": history_url, "history_archive": history_archive}
+    quick, begun = None, None
+    if not no_cache:
+        # Nothing to do is found before polars and the rest are imported (most of such a build's time).
+        from .uptodate import quick_start
+
+        quick, begun = quick_start(project, progress=rep, **options)
+    if quick is not None:
+        version, shown_aliases, scorecards, files, out_dir, warnings, timings = quick.version, quick.aliases, quick.scorecards, quick.files, quick.out_dir, quick.warnings, quick.timings
+    else:
+        from ._build import build as run_build
+
+        result = run_build(project, progress=rep, cache=not no_cache, begun=begun, **options)
+        version, shown_aliases, scorecards, files, out_dir, warnings, timings = result.version, result.aliases, len(result.model.scorecards), len(result.files), result.out_dir, result.warnings, result.timings
     rep.done()
-    print_warnings(result.warnings)
-    alias_text = f" (aliases: {', '.join(result.aliases)})" if result.aliases else ""
-    click.echo(f"Built version {result.version}{alias_text}: {len(result.model.scorecards)} scorecards, {len(result.files)} files in {result.out_dir} ({result.timings['total']:.1f} s).")
+    print_warnings(warnings)
+    alias_text = f" (aliases: {', '.join(shown_aliases)})" if shown_aliases else ""
+    click.echo(f"Built version {version}{alias_text}: {scorecards} scorecards, {files} files in {out_dir} ({timings['total']:.1f} s).")
     if verbose:
-        click.echo("  " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()), err=True)
+        click.echo("  " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()), err=True)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob as globmod
 import datetime as dt
 import hashlib
 import os
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from . import _schema as s
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, SourceError
 
 CONFIG_NAMES = ("flowsite.yml", "flowsite.yaml")
 DATASETS = ("work_items", "status_changes", "deployments", "changes", "incidents", "survey_responses", "kpis")
@@ -601,3 +602,19 @@ def _build(c: dict, config_file: Path, project_dir: Path, warnings: tuple[Proble
             for m in c.get("metrics", [])
         ),
     )
+
+
+def source_files(config: Config, spec: SourceSpec) -> list[Path]:
+    """The files a source's `path` names (a glob may match several), sorted for stable output."""
+    pattern = str(config.resolve(spec.path)) if not Path(spec.path).is_absolute() else spec.path
+    if any(ch in spec.path for ch in "*?["):
+        files = sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file())
+        if not files:
+            raise SourceError(problems=[Problem(f"the glob {spec.path!r} matched no files", file=str(config.config_file), key=f"sources.{spec.dataset}.path", hint="check the folder and the pattern; paths are relative to the project folder")])
+        return files
+    path = Path(pattern)
+    if not path.exists():
+        raise SourceError(problems=[Problem("file not found", file=spec.path, key=f"sources.{spec.dataset}.path", hint=f"paths are relative to the project folder {config.project_dir.name}/")])
+    if path.is_dir():
+        raise SourceError(problems=[Problem("expected a file, got a folder", file=spec.path, key=f"sources.{spec.dataset}.path", hint="use a glob such as folder/*.csv")])
+    return [path]

@@ -71,6 +71,15 @@ def installed() -> dict[str, str]:
     return dict(_installed)
 
 
+def outside_plugins(builtin: set[str]) -> bool:
+    """Whether a plugin other than the `builtin` ones is registered. Before the manager is made,
+    that is whether a plugin package is installed: answered without importing the built-in
+    plugins (and polars with them), for `uptodate.quick_start`."""
+    if _manager is None:
+        return any(True for _ in importlib.metadata.entry_points(group=hooks.ENTRY_POINT_GROUP))
+    return bool(set(names()) - builtin)
+
+
 def names() -> list[str]:
     """Registered plugin names, built-ins first."""
     return [n for n, _ in manager().list_name_plugin()]

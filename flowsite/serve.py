@@ -125,7 +125,8 @@ class DevServer:
 
     # ---- building -------------------------------------------------------------------------
     def rebuild(self) -> bool:
-        from ._build import _data_dirs, build
+        from ._build import build
+        from .uptodate import data_dirs
 
         with self._lock:
             t0 = time.perf_counter()
@@ -135,7 +136,7 @@ class DevServer:
                 self.error = format_error(exc)
                 self.echo(f"Build failed ({time.perf_counter() - t0:.1f} s); still serving the last good site:\n{self.error}")
                 return False
-            self.watch_roots = self._roots(_data_dirs)
+            self.watch_roots = self._roots(data_dirs)
             self.error = None
             self.has_site = True
             self.build_number += 1
@@ -179,9 +180,9 @@ class DevServer:
         self._httpd = self._bind()
         # Snapshot before the first build, so an edit made while it runs (or right after start()
         # returns, before the watcher thread is scheduled) still triggers a rebuild.
-        from ._build import _data_dirs
+        from .uptodate import data_dirs
 
-        self.watch_roots = self._roots(_data_dirs)
+        self.watch_roots = self._roots(data_dirs)
         first = snapshot(self.watch_roots, self._skip)
         self.rebuild()
         t = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="flowsite-serve", daemon=True)

@@ -1,13 +1,12 @@
 """File readers: CSV, Parquet, JSON and NDJSON, by path or glob, read lazily where the format allows."""
 from __future__ import annotations
 
-import glob as globmod
 import json
 from pathlib import Path
 
 import polars as pl
 
-from ..config import Config, SourceSpec
+from ..config import Config, SourceSpec, source_files as expand  # noqa: F401 - the readers' name for it
 from ..errors import Problem, SourceError
 from ._model import FILE, ROW, RawFrame
 
@@ -19,22 +18,6 @@ def display_path(config: Config, path: Path) -> str:
         return str(path.relative_to(config.project_dir))
     except ValueError:
         return str(path)
-
-
-def expand(config: Config, spec: SourceSpec) -> list[Path]:
-    """The files a source's `path` names (a glob may match several), sorted for stable output."""
-    pattern = str(config.resolve(spec.path)) if not Path(spec.path).is_absolute() else spec.path
-    if any(ch in spec.path for ch in "*?["):
-        files = sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file())
-        if not files:
-            raise SourceError(problems=[Problem(f"the glob {spec.path!r} matched no files", file=str(config.config_file), key=f"sources.{spec.dataset}.path", hint="check the folder and the pattern; paths are relative to the project folder")])
-        return files
-    path = Path(pattern)
-    if not path.exists():
-        raise SourceError(problems=[Problem("file not found", file=spec.path, key=f"sources.{spec.dataset}.path", hint=f"paths are relative to the project folder {config.project_dir.name}/")])
-    if path.is_dir():
-        raise SourceError(problems=[Problem("expected a file, got a folder", file=spec.path, key=f"sources.{spec.dataset}.path", hint="use a glob such as folder/*.csv")])
-    return [path]
 
 
 def guess_format(spec: SourceSpec, path: Path) -> str:

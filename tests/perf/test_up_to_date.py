@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from flowsite import cache as cache_mod
 from tests.perf.conftest import build_stages as _build
-from tests.conftest import tree_digest
+from tests.conftest import run_cli, tree_digest
 
 
 def _up_to_date(stages: list[str]) -> bool:
@@ -155,3 +156,73 @@ def test_the_digest_memo_notices_an_input_changed_with_its_size_and_mtime_kept(s
     cold_site = tmp_path / "cold"
     _build(sample_project, cold_site, cache=False)
     assert tree_digest(site) == tree_digest(cold_site)
+
+
+# ---- `flowsite build` with nothing to do answers before the heavy imports ---------------------------------
+def _summary(output: str) -> list[str]:
+    """The CLI's report without its timing."""
+    return [re.sub(r"\(\d+\.\d s\)", "(… s)", line) for line in output.splitlines()]
+
+
+def test_an_up_to_date_cli_build_does_not_import_polars(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    """In a fresh process, `flowsite build` over a site that is what it would publish decides so
+    from the config, the cache and the site: neither polars, numpy nor Jinja is imported, and the
+    site is left as it is. After a data change, the same command builds as ever."""
+    import subprocess
+    import sys
+
+    from tests.perf.test_incremental_streams import CATALOG_ITEM, _append
+
+    site = tmp_path / "site"
+    command = [sys.executable, "-X", "importtime", "-m", "flowsite", "build", str(sample_project), "--out", str(site)]
+
+    def run() -> tuple[str, set[str]]:
+        proc = subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ, "CI": "1"})
+        modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+        return proc.stdout, modules
+
+    cold_out, cold_modules = run()
+    assert {"polars", "numpy", "jinja2"} <= cold_modules  # the check can see them
+    before, inode = tree_digest(site), site.stat().st_ino
+    out, modules = run()
+    assert not {"polars", "numpy", "jinja2", "flowsite._build"} & modules, sorted(modules)
+    assert _summary(out) == _summary(cold_out)
+    assert tree_digest(site) == before and site.stat().st_ino == inode
+    _append(sample_project, "work_items.csv", CATALOG_ITEM)
+    _, modules = run()
+    assert "flowsite._build" in modules and tree_digest(site) != before
+
+
+def test_the_quick_answer_reports_what_the_whole_path_reports(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """Warnings, counts, version and aliases: the same lines whether the answer comes before the
+    heavy imports or from `_build.build` (which takes it when plugins are installed)."""
+    import flowsite._build
+    from flowsite import uptodate
+
+    site = tmp_path / "site"
+    assert run_cli("build", sample_project, "--out", site, "--alias", "current").exit_code == 0
+    real_build = flowsite._build.build
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the whole path ran")
+
+    monkeypatch.setattr(flowsite._build, "build", no_build)
+    quick = run_cli("build", sample_project, "--out", site, "--alias", "current")
+    monkeypatch.setattr(flowsite._build, "build", real_build)
+    monkeypatch.setattr(uptodate, "plugins_installed", lambda: True)
+    whole = run_cli("build", sample_project, "--out", site, "--alias", "current")
+    assert quick.exit_code == whole.exit_code == 0
+    assert "(aliases: current)" in quick.output
+    assert _summary(quick.output) == _summary(whole.output)
+
+
+def test_a_site_changed_since_its_publish_is_built_again_through_the_cli(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    """The quick answer needs every entry of the site as the last publish left it: an edited page
+    sends the build down the whole path, which restores it."""
+    site = tmp_path / "site"
+    assert run_cli("build", sample_project, "--out", site).exit_code == 0
+    cold = tree_digest(site)
+    _same_size_edit(site)
+    assert tree_digest(site) != cold
+    assert run_cli("build", sample_project, "--out", site).exit_code == 0
+    assert tree_digest(site) == cold
