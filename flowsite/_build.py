@@ -250,7 +250,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     """Build PROJECT's site into its output folder as one version. `begun`: the start
     `uptodate.quick_start` made for these same arguments (it found the site out of date)."""
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if begun is None else begun.began
     if begun is None:
         new_build()  # the code, built-in theme and input files as they are for this build
         progress("config", "reading flowsite.yml")

@@ -33,6 +33,7 @@ class Start:
     record: dict | None  # what the last publish into out_dir left there (BuildStore.site_record)
     site_now: dict | None  # the site's stat signatures, when the record was compared with them
     current: bool  # the last publish had this key and the site is as it left it
+    began: float = 0.0  # time.perf_counter() when the config was asked for: the build's config stage starts there
 
 
 @dataclass
@@ -75,6 +76,7 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
           on_config: Callable[[Config], Config] = lambda config: config) -> Start:
     """Read the config (through `on_config`: the plugins' hook), check the names and the output
     folder, and compare the site with the record of the last publish into it."""
+    began = time.perf_counter()
     config = on_config(load_config(project, strict=strict, memo=config_memo() if cache else None))
     if version is not None:
         validate_name(version)
@@ -100,7 +102,7 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
             current = site_now == record["sigs"]
         else:
             site_now = tree_stat(out_dir)
-    return Start(config, out_dir, store, key, record, site_now, current)
+    return Start(config, out_dir, store, key, record, site_now, current, began)
 
 
 def plugins_installed() -> bool:
