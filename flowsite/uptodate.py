@@ -9,17 +9,16 @@ those imports were most of such a build's time. `_build.build` starts from the s
 """
 from __future__ import annotations
 
-import importlib.metadata
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build
+from . import plugins
+from .cache import BUILTIN_PLUGINS, BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build
 from .config import Config, load_config
 from .errors import Problem
-from .hooks import ENTRY_POINT_GROUP
 from .publish import check_output_dir, lock, tree_stat
 from .versioning import validate_name
 
@@ -108,7 +107,7 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
 def plugins_installed() -> bool:
     """Whether any plugin package is installed: its `on_config` and `on_post_build` hooks run in
     every build, so only `_build.build` may answer then."""
-    return any(True for _ in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return plugins.outside_plugins(BUILTIN_PLUGINS)
 
 
 def quick_start(project: str | Path, *, out: str | Path | None = None, version: str | None = None, title: str | None = None,
