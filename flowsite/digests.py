@@ -98,9 +98,11 @@ class RowState:
     schema: str
     key: str | None = None  # the load key of the dataset's files
     items_key: str | None = None  # status changes: the load key of the work items the codes came from
-    # Of this build only: the state it was updated from, and (work items) the id hashes, old and new, of changed rows.
+    # Of this build only: the state it was updated from; (work items) the id hashes, old and new,
+    # of the rows whose id or value stream changed, and whether the id hashes are all distinct.
     prev_key: str | None = None
     changed_ids: pl.Series | None = None
+    ids_distinct: bool | None = None
 
 
 def _digests(h: pl.Series, codes: pl.Series | None, names: list[str]) -> dict:
@@ -134,15 +136,28 @@ def full_state(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> 
     return digests, RowState(h, codes, names, _item_ids(name, df), digests, str(df.schema))
 
 
-def _codes_at(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], at: pl.Series, names: list[str]) -> tuple[pl.Series, list[str]] | None:
+def _distinct_ids(items: RowState | None, wi: pl.DataFrame) -> pl.Series | None:
+    """The 64-bit hashes of the work items' ids when they are all distinct, else None: from
+    `items`, the work items' state of this build (hashed already), when it has them."""
+    if items is not None and items.ids is not None and len(items.ids) == wi.height:
+        if items.ids_distinct is None:
+            items.ids_distinct = items.ids.n_unique() == len(items.ids)
+        return items.ids if items.ids_distinct else None
+    ids = wi.get_column("id").hash(7)
+    return ids if ids.n_unique() == len(ids) else None
+
+
+def _codes_at(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], at: pl.Series, names: list[str],
+              items: RowState | None = None) -> tuple[pl.Series, list[str]] | None:
     """The value stream numbers of the rows at positions `at` (new value streams numbered after
-    `names`, in name order), as `_stream_codes` assigns them; None when it cannot say."""
+    `names`, in name order), as `_stream_codes` assigns them; None when it cannot say. `items`:
+    the work items' state of this build, if it has one."""
     if "value_stream" in df.columns:
         streams = df.get_column("value_stream").cast(pl.String).gather(at)
     elif name == "status_changes" and "item_id" in df.columns and "work_items" in frames and {"id", "value_stream"} <= set(frames["work_items"].columns):
         wi = frames["work_items"]
-        ids = wi.get_column("id").hash(7)
-        if ids.n_unique() != len(ids):
+        ids = _distinct_ids(items, wi)
+        if ids is None:
             return None  # _stream_codes then looks up by text
         keys = df.get_column("item_id").gather(at).hash(7)
         hit = pl.DataFrame({"k": ids, "vs": wi.get_column("value_stream").cast(pl.String)}).filter(pl.col("k").is_in(keys.unique().implode()))
@@ -155,12 +170,14 @@ def _codes_at(name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], at: 
     return codes, names
 
 
-def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], items_changed: pl.Series | None) -> tuple[dict, RowState] | None:
+def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, pl.DataFrame], items_changed: pl.Series | None,
+                  items: RowState | None = None) -> tuple[dict, RowState] | None:
     """`full_state` from the last build's state of the dataset: only the rows whose hash changed in
-    place (and, for status changes, the rows of work items that changed: `items_changed`, their id
-    hashes, old and new) are looked at, and only the value streams they belong to, before or
-    now, digested again. None when that cannot stand for the full pass: rows added or removed, a
-    new schema, many rows changed (the full pass is then as quick)."""
+    place (and, for status changes, the rows of work items that moved: `items_changed`, the id
+    hashes, old and new, of work items whose id or value stream changed) are looked at, and only
+    the value streams they belong to, before or now, digested again. None when that cannot stand
+    for the full pass: rows added or removed, a new schema, many rows changed (the full pass is
+    then as quick). `items`: the work items' state of this build, for the status changes."""
     if str(df.schema) != old.schema or df.height != len(old.h) or df.height == 0:
         return None
     h = row_hashes(df)
@@ -178,12 +195,13 @@ def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, 
             return None
         digests = {"per": {}, "glob": _list_digest(h), "sizes": {}}
         return digests, RowState(h, None, [], ids, digests, old.schema, prev_key=old.key)
-    got = _codes_at(name, df, frames, at, old.names)
+    got = _codes_at(name, df, frames, at, old.names, items)
     if got is None:
         return None
     new_at, names = got
     codes = old.codes.clone().scatter(at, new_at) if len(at) else old.codes
-    touched = set(old.codes.gather(at).unique().to_list()) | set(new_at.unique().to_list())
+    old_at = old.codes.gather(at)
+    touched = set(old_at.unique().to_list()) | set(new_at.unique().to_list())
     if len(touched) > MAX_TOUCHED:
         return None
     per, sizes, glob = dict(old.digests["per"]), dict(old.digests["sizes"]), old.digests["glob"]
@@ -198,5 +216,11 @@ def updated_state(old: RowState, name: str, df: pl.DataFrame, frames: dict[str, 
             per.pop(names[code], None)
             sizes.pop(names[code], None)
     digests = {"per": per, "glob": glob, "sizes": sizes}
-    changed_ids = pl.concat([old.ids.gather(at), ids.gather(at)]) if ids is not None and old.ids is not None and len(old.ids) == len(ids) else None
+    changed_ids = None
+    if ids is not None and old.ids is not None and len(old.ids) == len(ids):
+        # A status change belongs to its work item's value stream: only work items whose id or value
+        # stream changed move theirs (names only grow, so a number means the same stream before and now).
+        was, now = old.ids.gather(at), ids.gather(at)
+        moved = (was != now) | old_at.ne_missing(new_at)
+        changed_ids = pl.concat([was.filter(moved), now.filter(moved)])
     return digests, RowState(h, codes, names, ids, digests, old.schema, prev_key=old.key, changed_ids=changed_ids)

@@ -330,6 +330,7 @@ class StreamCache:
         self.snapshot: dict | None = None
         self.recomputed: list[str] | None = None  # value streams computed this build (None: all)
         self.kept: set[str] = set()  # value streams whose metric rows came from the snapshot
+        self.checked: set[str] = set()  # value streams recomputed as the check (the ballast), found to be the snapshot's rows
         self._written: dict[int, tuple[pl.DataFrame, Path]] = {}  # frames `stage` wrote, by identity
         self.csv_spans: dict[str, list[tuple[str, int, int]] | None] = {}  # drill-down CSV: (value stream, start, end) bytes
         self.row_runs: dict[str, list[tuple[str, int, int]]] = {}  # drill-down frame: (value stream, first row, rows)
@@ -440,7 +441,7 @@ class StreamCache:
         old = self._row_state(name) if key is not None else None
         if old is not None:
             with contextlib.suppress(pl.exceptions.PolarsError, ValueError, TypeError, IndexError):
-                result = updated_state(old, name, df, frames, self._items_changed(old) if name == "status_changes" else None)
+                result = updated_state(old, name, df, frames, self._items_changed(old) if name == "status_changes" else None, self.row_states.get("work_items"))
         if result is None:
             result = full_state(name, df, frames)
         digests, state = result
@@ -452,8 +453,8 @@ class StreamCache:
         return digests
 
     def _items_changed(self, old: RowState) -> pl.Series | None:
-        """The id hashes of the work items that changed since the work items `old` (a state of the
-        status changes) was numbered with: none, some, or None when unknown."""
+        """The id hashes of the work items that moved (a new id or value stream) since the work items
+        `old` (a state of the status changes) was numbered with: none, some, or None when unknown."""
         now = self.load_keys.get("work_items")
         if now is None or old.items_key is None:
             return None
@@ -579,7 +580,7 @@ class StreamCache:
                         fresh = compute(subset, [v for v in vs_ids if v in changed | ballast])
                         if _same(old, fresh, ballast):
                             parts, self.same_frames = _merge(old, fresh, kept - ballast)
-                            self.kept = kept - ballast
+                            self.kept, self.checked = kept - ballast, ballast
                             break
                 else:
                     parts, self.same_frames = _merge(old, _empty_like(old), kept)
@@ -591,7 +592,7 @@ class StreamCache:
         if parts is None:
             parts = compute(clipped, vs_ids)
             self.recomputed = None
-            self.kept, self.same_frames = set(), set()
+            self.kept, self.checked, self.same_frames = set(), set(), set()
         self.note = "links between value streams: computed in full" if linked else (
             f"{len(self.recomputed)} value stream(s) recomputed, the others cached" if self.recomputed is not None else "computed in full")
         self.parts = parts
@@ -759,6 +760,9 @@ class StreamCache:
         old = (((self.snapshot or {}).get("metrics") or {}).get("drill") or {}).get(name)
         if old is None or old.schema != df.schema:
             return same
+        if f"drill-{name}" in self.same_frames and df is old:
+            return {vs for vs, _, _ in runs}  # the merge found every recomputed stream's rows the snapshot's: the frame is its frame
+        same |= self.checked  # the check compared their rows with the snapshot's already (see _same)
         # The snapshot's frame in value stream blocks, as the last build found them for its CSV.
         old_runs = ((self.snapshot or {}).get("csv", {}).get(name) or {}).get("rows")
         if not isinstance(old_runs, list) or sum(n for _, _, n in old_runs) != old.height:

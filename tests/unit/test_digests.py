@@ -62,7 +62,8 @@ def test_updated_digests_are_the_full_passes(data):
     # Status changes: edited in place, numbered with the new work items.
     sc2 = _edit(draw, _edit(draw, sc, "status", st.sampled_from(["Open", "Done", "Review"])), "item_id", st.sampled_from([f"W-{i}" for i in range(n + 3)]))
     items = wi2_state.changed_ids
-    got = updated_state(sc_state, "status_changes", sc2, {"work_items": wi2}, items)
+    # With the work items' state of this build (its id hashes reused) or without it.
+    got = updated_state(sc_state, "status_changes", sc2, {"work_items": wi2}, items, draw(st.sampled_from([None, wi2_state])))
     want, _ = full_state("status_changes", sc2, {"work_items": wi2})
     assert got is not None and _same(got[0], want), (got and got[0], want)
     # The updated state updates again like a full pass.
@@ -100,3 +101,17 @@ def test_changes_touching_many_value_streams_or_most_rows_take_the_full_pass():
     got = updated_state(state, "work_items", tenth, {}, None)
     assert got is not None and _same(got[0], full_state("work_items", tenth, {})[0])
     assert updated_state(state, "work_items", big.with_columns(pl.lit(2.0).alias("flow")), {}, None) is None  # every row
+
+
+def test_work_items_changed_only_in_other_columns_move_no_status_changes():
+    wi = pl.DataFrame({"id": ["W-1", "W-2", "W-3"], "value_stream": ["alpha", "beta", "alpha"], "flow": [1.0, 2.0, 3.0]})
+    _, state = full_state("work_items", wi, {})
+    flow_only = wi.with_columns(pl.Series("flow", [1.0, 9.0, 3.0]))
+    got = updated_state(state, "work_items", flow_only, {}, None)
+    assert got is not None and got[1].changed_ids is not None and got[1].changed_ids.len() == 0
+    assert set(got[0]["per"]) == set(full_state("work_items", flow_only, {})[0]["per"])
+
+    moved = wi.with_columns(pl.Series("value_stream", ["alpha", "alpha", "alpha"]))
+    got = updated_state(state, "work_items", moved, {}, None)
+    want = pl.Series(["W-2"]).hash(7)
+    assert got is not None and got[1].changed_ids.to_list() == [want[0], want[0]]  # old and new id hash
