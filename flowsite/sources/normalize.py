@@ -177,7 +177,19 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
         return None, errors, warnings
     present = [c for c in spec.columns if c in df.columns]
     checks = {c: e for c in present if (e := _fast_check(c, df.schema[c])) is not None}
+    status_counts = None
+    if dataset == "status_changes" and "status" in checks and df.height:
+        # A handful of distinct statuses among millions of rows: counted now (the mapping below needs
+        # the counts anyway) and checked for whitespace value by value rather than row by row.
+        status_counts = df.lazy().group_by("status").agg(pl.len().alias("n")).collect()
+        distinct = status_counts.get_column("status")
+        del checks["status"]
+        status_dirty = bool(((distinct.str.strip_chars() != distinct) | (distinct.str.len_bytes() == 0)).any())
     needs = df.select(e.fill_null(False).alias(c) for c, e in checks.items()).row(0, named=True) if checks and df.height else dict.fromkeys(checks, False)
+    if status_counts is not None:
+        needs["status"] = status_dirty
+        if status_dirty:
+            status_counts = None  # the values change: counted again once trimmed
     typed_cols: list[pl.Series] = []
     for c in present:
         kind = column_kind(c)
@@ -227,7 +239,7 @@ def normalize(dataset: str, raw: RawFrame, config: Config, report: DatasetReport
         df = df.with_columns(mapped.alias("type"))
     if dataset == "status_changes":
         # Mapped once per distinct status (a handful) rather than once per row (millions).
-        counts = df.lazy().group_by("status").agg(pl.len().alias("n")).collect()
+        counts = status_counts if status_counts is not None else df.lazy().group_by("status").agg(pl.len().alias("n")).collect()
         distinct = counts.get_column("status")
         cats = distinct.str.to_lowercase().replace_strict(config.statuses, default=None, return_dtype=pl.String)
         df = df.with_columns(_replace_distinct(pl.col("status"), distinct, cats).alias("category"))

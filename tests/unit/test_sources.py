@@ -140,3 +140,45 @@ def test_a_text_column_skips_cleaning_only_when_cleaning_would_change_nothing(va
     cleaned = df.select(typed.alias("id")).get_column("id")
     needs = df.select(_fast_check("id", pl.String).fill_null(False)).item()
     assert needs == (not cleaned.equals(df.get_column("id"), null_equal=True))
+
+
+STATUS_TEXT = st.one_of(st.none(), st.text(st.sampled_from(["o", "p", "e", "n", "D", *WHITESPACE[:4], "\xa0", "\u3000"]), max_size=5),
+                        st.sampled_from(["Open", "Done", " Done", "open\t", ""]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(statuses=st.lists(STATUS_TEXT, min_size=1, max_size=12))
+def test_statuses_are_trimmed_mapped_and_counted_whether_clean_or_not(statuses: list[str | None]):
+    """Statuses are checked for whitespace per distinct value: clean or not, the loaded statuses,
+    their categories, the unmapped ones and the per-category counts are those of trimming each row."""
+    from flowsite.sources._model import FILE, ROW, DatasetReport, RawFrame
+    from flowsite.sources.normalize import normalize
+
+    config = _status_config()
+    n = len(statuses)
+    raw = pl.DataFrame({FILE: ["sc.csv"] * n, ROW: list(range(2, n + 2)), "item_id": [f"W-{i}" for i in range(n)],
+                        "status": statuses, "changed_at": [dt.datetime(2026, 1, 1, tzinfo=UTC)] * n},
+                       schema_overrides={"status": pl.String, ROW: pl.Int64, "changed_at": pl.Datetime("us", "UTC")})
+    report = DatasetReport("status_changes", "sc.csv")
+    df, errors, _ = normalize("status_changes", RawFrame(frame=raw, origin="sc.csv", timezone="UTC"), config, report)
+    assert not errors and df is not None
+
+    trimmed = [None if v is None or not v.strip("".join(WHITESPACE)) else v.strip("".join(WHITESPACE)) for v in statuses]
+    kept = [v for v in trimmed if v is not None]  # a status change without a status is dropped
+    assert df.get_column("status").to_list() == kept
+    want_cats = [config.statuses.get(v.lower()) for v in kept]
+    assert df.get_column("category").to_list() == want_cats
+    assert report.unmapped.get("status", []) == sorted({v for v, c in zip(kept, want_cats) if c is None})
+
+
+_CONFIG_CACHE: list = []
+
+
+def _status_config():
+    if not _CONFIG_CACHE:
+        import tempfile
+
+        root = Path(tempfile.mkdtemp())
+        write_project(root, "name: Acme\nstatuses:\n  new: [Open]\n  done: [Done]\nvalue_streams:\n  - id: web\n")
+        _CONFIG_CACHE.append(load_config(root))
+    return _CONFIG_CACHE[0]
