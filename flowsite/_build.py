@@ -73,7 +73,7 @@ def check(project: str | Path = ".", *, strict: bool = False, progress: Progress
     progress("config", "reading flowsite.yml")
     config = plugins.chain("on_config", load_config(project, strict=strict))
     progress("load", f"reading {len(config.sources)} dataset(s)")
-    plugins.install_presets()
+    plugins.install_presets(config)
     datasets = plugins.chain("on_sources", load_sources(config), config=config)
     warnings = list(config.warnings) + list(datasets.warnings)
     if strict and datasets.warnings:
@@ -282,7 +282,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         results = dataclasses.replace(state["results"], drilldown=state["frames"])
     else:
         progress("load", f"reading {len(config.sources)} dataset(s)")
-        plugins.install_presets()
+        plugins.install_presets(config)
         datasets = plugins.chain("on_sources", load_sources(config, reuse=streams), config=config)
         if strict and datasets.warnings:
             raise SourceError(f"aborted: {len(datasets.warnings)} data warning(s) are fatal with --strict", problems=datasets.warnings)

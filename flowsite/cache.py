@@ -83,7 +83,6 @@ def _vl_version() -> str:
 
 
 # ---- whole builds -------------------------------------------------------------------------------
-BUILTIN_PLUGINS = {"flowsite.presets", "flowsite.metrics.catalogue", "flowsite.metrics.custom"}
 KEEP_BUILDS = 6  # newest build entries kept; older ones and blobs only they used are pruned
 BLOB_LIST = "blobs.txt"  # in a cache entry: the digests of the blobs it uses, one a line (what pruning reads)
 
@@ -206,7 +205,7 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
 
     if cache_dir() is None or args.get("history_url"):
         return None
-    if plugins.outside_plugins(BUILTIN_PLUGINS):
+    if plugins.outside_plugins(plugins.BUILTIN_PLUGINS):
         return None
     files = set(_project_files(config.project_dir, [out_dir.resolve()]))
     for spec in config.sources.values():

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import polars as pl
 
-from .cache import BLOB_LIST, BUILTIN_PLUGINS, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
+from .cache import BLOB_LIST, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
 from .artifacts import csv_bytes, csv_header
 from .metrics import StreamParts
 from .metrics._counts import Count
@@ -94,7 +94,7 @@ def static_digest(config, out_dir: Path) -> str | None:
     build cannot be cached per value stream (cache off, a third-party plugin)."""
     from . import plugins
 
-    if cache_dir() is None or set(plugins.names()) - BUILTIN_PLUGINS:
+    if cache_dir() is None or set(plugins.names()) - plugins.BUILTIN_PLUGINS:
         return None
     data: set[Path] = set()
     for spec in config.sources.values():

@@ -17,6 +17,7 @@ from .errors import BuildError, FlowsiteError, Problem
 
 # Imported lazily by name so this module stays at the bottom of the import graph.
 BUILTIN_MODULES = ("flowsite.metrics.catalogue", "flowsite.metrics.custom")
+BUILTIN_PLUGINS = frozenset({"flowsite.presets", *BUILTIN_MODULES})  # the names the built-ins register under
 
 _manager: pluggy.PluginManager | None = None
 _plugin_presets: set[str] = set()  # preset names installed from plugins (not the built-in decorator registry)
@@ -165,10 +166,17 @@ def figures(config, frames, periods, known: set[str]) -> list:
     return out
 
 
-def install_presets() -> None:
-    """Make every plugin's presets available to `sources.<dataset>.format`."""
+def install_presets(config=None) -> None:
+    """Make every plugin's presets available to `sources.<dataset>.format`. Given the build's
+    `config`, with no plugin package installed and no source naming a preset, there is nothing to
+    install: the built-in presets are imported when a source names one (`sources.load`)."""
     from .sources import presets
 
+    if config is not None and not outside_plugins(BUILTIN_PLUGINS):
+        from .sources.load import is_preset
+
+        if not any(is_preset(spec) for spec in config.sources.values()):
+            return
     taken: dict[str, str] = {}
     for plugin, result in collect("register_presets"):
         for name, fn in result.items():

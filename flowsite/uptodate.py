@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import plugins
-from .cache import BUILTIN_PLUGINS, BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build
+from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build
 from .config import Config, load_config
 from .errors import Problem
 from .publish import check_output_dir, lock, tree_stat
@@ -107,7 +107,7 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
 def plugins_installed() -> bool:
     """Whether any plugin package is installed: its `on_config` and `on_post_build` hooks run in
     every build, so only `_build.build` may answer then."""
-    return plugins.outside_plugins(BUILTIN_PLUGINS)
+    return plugins.outside_plugins(plugins.BUILTIN_PLUGINS)
 
 
 def quick_start(project: str | Path, *, out: str | Path | None = None, version: str | None = None, title: str | None = None,

@@ -36,7 +36,8 @@ def _apply_mapping(raw: RawFrame, spec: SourceSpec) -> RawFrame:
     return RawFrame(frame=frame, origin=raw.origin, timezone=raw.timezone, date_format=raw.date_format)
 
 
-def _is_preset(spec: SourceSpec) -> bool:
+def is_preset(spec: SourceSpec) -> bool:
+    """Whether a source is read by an export preset (`format:` names one) rather than as plain files."""
     return bool(spec.format) and spec.format not in set(FORMATS.values())
 
 
@@ -47,11 +48,11 @@ def _is_database(spec: SourceSpec) -> bool:
 def reads_plain_files(spec: SourceSpec) -> bool:
     """Whether a source is read from its data files alone (CSV, Parquet, JSON): not a database, dbt
     or an export preset, which may read more than the files its `path` names."""
-    return bool(spec.path) and not _is_preset(spec) and not _is_database(spec)
+    return bool(spec.path) and not is_preset(spec) and not _is_database(spec)
 
 
 def read_source(config: Config, spec: SourceSpec) -> RawFrame:
-    if _is_preset(spec):
+    if is_preset(spec):
         preset = PRESETS.get(spec.format)
         if preset is None:
             from . import presets as _presets
