@@ -256,7 +256,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         progress("config", "reading flowsite.yml")
         begun = start(project, out=out, version=version, title=title, aliases=aliases, strict=strict, history_url=history_url,
                       history_archive=history_archive, cache=cache, on_config=lambda c: plugins.chain("on_config", c))
-    config, out_dir, store, key, record, site_now = begun.config, begun.out_dir, begun.store, begun.key, begun.record, begun.site_now
+    config, out_dir, store, key, record = begun.config, begun.out_dir, begun.store, begun.key, begun.record
     if begun.current and store is not None and key is not None and record is not None:
         got = store.load_state(key)
         try:
@@ -400,7 +400,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             vdir = staging / version
             # A rebuild keeps the files whose bytes did not change (hard links shared with the published
             # site, never written into) and writes only the others.
-            kept = _unchanged(vdir, files, digests, _trusted(record, site_now, version))
+            kept = _unchanged(vdir, files, digests, _trusted(record, begun.site_now(), version))
             history.apply(staging, versions, skip=version)
             for rel, data in sorted(files.items()):
                 if rel not in kept:

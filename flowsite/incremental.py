@@ -30,6 +30,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -328,6 +329,7 @@ class StreamCache:
         self.parts: StreamParts | None = None
         self.decomposable = False
         self.snapshot: dict | None = None
+        self._prefetched: tuple[str, threading.Thread, dict] | None = None  # see _prefetch
         self.recomputed: list[str] | None = None  # value streams computed this build (None: all)
         self.kept: set[str] = set()  # value streams whose metric rows came from the snapshot
         self.checked: set[str] = set()  # value streams recomputed as the check (the ballast), found to be the snapshot's rows
@@ -366,7 +368,36 @@ class StreamCache:
     @classmethod
     def open(cls, config, out_dir: Path) -> StreamCache | None:
         static = static_digest(config, out_dir)
-        return cls(static) if static is not None else None
+        if static is None:
+            return None
+        cache = cls(static)
+        cache._prefetch()
+        return cache
+
+    def _prefetch(self) -> None:
+        """Read the snapshot the last build used or made in a thread while the data loads: its
+        context is only known once the data is (`metrics`), but a rebuild after a change to some
+        value streams' rows almost always has the same one. A wrong guess costs only the reading."""
+        if self.root is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            entries = [(e.stat().st_mtime_ns, e.name) for e in os.scandir(self.root / "streams") if e.is_dir() and not e.name.startswith(".")]
+            if entries:
+                context = max(entries)[1]
+                box: dict = {}
+                thread = threading.Thread(target=lambda: box.update(snapshot=self._load(context)), name="flowsite-snapshot", daemon=True)
+                thread.start()
+                self._prefetched = (context, thread, box)
+
+    def _snapshot(self, context: str) -> dict | None:
+        """The snapshot of `context`: the prefetched one when that was it, else read now."""
+        got, self._prefetched = self._prefetched, None
+        if got is not None:
+            guessed, thread, box = got
+            thread.join()
+            if guessed == context:
+                return box.get("snapshot")
+        return self._load(context)
 
     # -- loading --
     def loaded(self, config, name: str, spec) -> tuple[pl.DataFrame, object, list] | None:
@@ -562,7 +593,7 @@ class StreamCache:
         self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
         linked = self._links(frames)
-        self.snapshot = self._load(self.context)
+        self.snapshot = self._snapshot(self.context)
         parts = None
         old = self.snapshot.get("metrics") if self.snapshot and not linked else None
         if old is not None:

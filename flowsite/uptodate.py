@@ -10,6 +10,7 @@ those imports were most of such a build's time. `_build.build` starts from the s
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ class Start:
     store: BuildStore | None
     key: str | None
     record: dict | None  # what the last publish into out_dir left there (BuildStore.site_record)
-    site_now: dict | None  # the site's stat signatures, when the record was compared with them
+    site_now: Callable[[], dict | None]  # the site's stat signatures, when the record was compared with them (waits for the walk)
     current: bool  # the last publish had this key and the site is as it left it
     began: float = 0.0  # time.perf_counter() when the config was asked for: the build's config stage starts there
 
@@ -100,8 +101,30 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
                 site_now = tree_stat(out_dir)
             current = site_now == record["sigs"]
         else:
-            site_now = tree_stat(out_dir)
-    return Start(config, out_dir, store, key, record, site_now, current, began)
+            # Needed only to publish: walked (28,000 entries at scale) while the data loads.
+            return Start(config, out_dir, store, key, record, _in_thread(tree_stat, out_dir), current, began)
+    return Start(config, out_dir, store, key, record, lambda: site_now, current, began)
+
+
+def _in_thread(fn: Callable, *args) -> Callable:
+    """fn(*args) begun in a thread; the function returned waits for its result (or raises its error)."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised where the result is asked for
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="flowsite-site-stat", daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+    return result
 
 
 def plugins_installed() -> bool:
