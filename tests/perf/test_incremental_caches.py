@@ -664,3 +664,27 @@ def test_pruning_keeps_every_blob_the_kept_entries_list(sample_project: Path, tm
         named |= listed
     present = {p.name for p in (cache_dir / "blobs").glob("*/*")}
     assert named <= present and present <= named
+
+
+def test_the_snapshot_read_ahead_is_used_only_when_it_is_the_builds(cache_dir: Path):
+    """The newest snapshot is read while the data loads; a build whose context turns out to be
+    another one's reads that one instead."""
+    import json
+    import time
+
+    for context, page in (("older", "a"), ("newer", "b")):
+        entry = cache_dir / "streams" / context
+        entry.mkdir(parents=True)
+        (entry / "index.json").write_text(json.dumps({"pages": {page: {}}}), encoding="utf-8")
+        os.utime(entry, ns=(time.time_ns(), time.time_ns() + (10**9 if context == "newer" else 0)))
+    (cache_dir / "streams" / ".tmp-unfinished").mkdir()
+
+    guessed = StreamCache("static")
+    guessed._prefetch()
+    assert guessed._prefetched is not None and guessed._prefetched[0] == "newer"
+    assert guessed._snapshot("newer")["pages"] == {"b": {}}
+
+    other = StreamCache("static")
+    other._prefetch()
+    assert other._snapshot("older")["pages"] == {"a": {}}
+    assert StreamCache("static")._snapshot("missing") is None
