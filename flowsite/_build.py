@@ -227,23 +227,25 @@ def _render_files(config: Config, model: SiteModel, results: MetricResults, vers
     return files, theme, digests
 
 
-def _fewer_collections(fn: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
+def _without_collections(fn: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
     """Python's cycle collector runs after every 700 net allocations of container objects; a build
-    allocates millions (scorecards, rows, index dicts) over a heap of millions more, and spent a
-    tenth of a rebuild at scale collecting. Builds make few cycles: while one runs, collect a
-    hundred times less often."""
+    allocates millions (scorecards, rows, index dicts) over a heap of millions more, nearly all of
+    them alive to the end, and spent a tenth of a rebuild at scale collecting (one pass over the
+    young objects took 70 ms at L even when collecting a hundred times less often). Builds make
+    few cycles (peak memory is the same without collecting): while one runs, none is collected."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> BuildResult:
-        before = gc.get_threshold()
-        gc.set_threshold(max(before[0], 100_000), *before[1:])
+        was = gc.isenabled()
+        gc.disable()
         try:
             return fn(*args, **kwargs)
         finally:
-            gc.set_threshold(*before)
+            if was:
+                gc.enable()
     return wrapper
 
 
-@_fewer_collections
+@_without_collections
 def build(project: str | Path = ".", *, out: str | Path | None = None, version: str | None = None, title: str | None = None,
           aliases: list[str] | tuple[str, ...] | None = None, strict: bool = False, progress: Progress = _noop,
           history_url: str | None = None, history_archive: str | Path | None = None, cache: bool = True, begun: Start | None = None) -> BuildResult:

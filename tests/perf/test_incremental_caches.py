@@ -688,3 +688,19 @@ def test_the_snapshot_read_ahead_is_used_only_when_it_is_the_builds(cache_dir: P
     other._prefetch()
     assert other._snapshot("older")["pages"] == {"a": {}}
     assert StreamCache("static")._snapshot("missing") is None
+
+
+def test_the_cycle_collector_is_off_while_a_build_runs_and_back_as_it_was_after(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    import gc
+
+    seen: list[bool] = []
+    assert gc.isenabled()
+    build_mod.build(sample_project, out=tmp_path / "site", progress=lambda stage, message: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(Exception):
+            build_mod.build(tmp_path / "no-such-project", out=tmp_path / "site2")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
