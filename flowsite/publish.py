@@ -296,7 +296,8 @@ def _tree_job(job: str, *paths: Path) -> subprocess.Popen:
     if tool is not None:
         flags = ["-rf"] if job == "remove_tree" else ["-R", "-l", "-P"]
         return subprocess.Popen([tool, *flags, "--", *map(os.fspath, paths)], **quiet)
-    code = "import sys; from pathlib import Path; from flowsite import publish; getattr(publish, sys.argv[1])(*map(Path, sys.argv[2:]))"
+    code = ("import sys; from pathlib import Path; from flowsite import publish; paths = list(map(Path, sys.argv[2:]))\n"
+            "if sys.argv[1] == 'remove_tree':\n    [publish.remove_tree(p) for p in paths]\nelse:\n    publish.link_tree(*paths)")
     here = os.fspath(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]))
     return subprocess.Popen([sys.executable, "-c", code, job, *map(os.fspath, paths)], env=env, **quiet)
@@ -410,6 +411,16 @@ def fs_now(path: Path) -> int:
 
 def lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.flowsite.lock"
+
+
+def _removal_groups(root: Path, n: int = 2) -> list[list[Path]]:
+    """The folders directly under ROOT (a site: its version and alias folders) in N groups, for N
+    removals side by side: one `rm -rf` of the 28,000 links of a site at L takes a third of a
+    second of one core, while the build's own work after the swap is done sooner. ROOT itself
+    (and what is directly in it) is removed once they are done."""
+    with os.scandir(root) as it:
+        folders = sorted(Path(e.path) for e in it if e.is_dir(follow_symlinks=False))
+    return [group for group in (folders[i::n] for i in range(n)) if group]
 
 
 def remove_tree(path: Path) -> None:
@@ -581,17 +592,18 @@ def transaction(out: Path, *, wait_seconds: float | None = None, expect: Mapping
             if isinstance(exc, OSError):
                 raise BuildError(problems=[Problem(f"cannot write the output folder: {exc.strerror or exc}", file=str(exc.filename or out))]) from None
             raise
-        remover = None
+        removers: list[subprocess.Popen] = []
         if replaced is not None and meanwhile is not None:
             with contextlib.suppress(OSError):
-                remover = _tree_job("remove_tree", replaced)
+                for group in _removal_groups(replaced):
+                    removers.append(_tree_job("remove_tree", *group))
         failed: BaseException | None = None
         try:
             if meanwhile is not None:
                 meanwhile()
         except BaseException as exc:
             failed = exc
-        if remover is not None:
+        for remover in removers:
             remover.wait()
         if replaced is not None:
             with contextlib.suppress(OSError):  # a leftover is cleared by the next build's recover()

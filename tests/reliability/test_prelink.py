@@ -368,21 +368,25 @@ def test_meanwhile_runs_after_the_swap_and_before_after(tmp_path: Path):
 
 
 def test_the_replaced_site_is_removed_while_meanwhile_runs(tmp_path: Path):
-    """The removal of the replaced site runs beside meanwhile (in a child process), not after it:
-    meanwhile can watch the replaced folder disappear."""
+    """The removal of the replaced site runs beside meanwhile (in child processes), not after it:
+    meanwhile can watch the replaced folder's contents disappear (the folder itself goes once the
+    children are done)."""
     out = make_site(tmp_path / "site", {f"d{i // 50}/f{i}": b"x" for i in range(300)})
     seen: list[list[str]] = []
+
+    def left() -> list[str]:
+        return [name for replaced in beside(tmp_path) for name in os.listdir(tmp_path / replaced)]
 
     def meanwhile() -> None:
         seen.append(beside(tmp_path))  # the replaced site, still there or already on its way out
         deadline = time.monotonic() + 10
-        while beside(tmp_path) and time.monotonic() < deadline:
+        while left() and time.monotonic() < deadline:
             time.sleep(0.01)
-        seen.append(beside(tmp_path))
+        seen.append(left())
 
     with transaction(out, prelink=Prelink(out), meanwhile=meanwhile) as staging:
         write_bytes(staging / "new.txt", b"new")
-    assert seen[-1] == []  # gone while meanwhile was still running
+    assert len(seen[0]) == 1 and seen[-1] == []  # emptied while meanwhile was still running
     assert len(contents(out)) == 301 and beside(tmp_path) == []
 
 
@@ -482,3 +486,27 @@ def test_recover_does_not_take_a_sibling_outputs_old_folder_for_its_own(tmp_path
     write_bytes(theirs / "x", b"another output's previous site")
     recover(tmp_path / "site")
     assert not (tmp_path / "site").exists() and (theirs / "x").read_bytes() == b"another output's previous site"
+
+
+@pytest.mark.parametrize("tools", ["rm", "python"])
+def test_the_replaced_site_is_removed_whole_by_removals_side_by_side(tools: str, tmp_path: Path, monkeypatch):
+    """After the swap the replaced site's folders are removed by two children at once (`rm`, or
+    Python where there is no `rm`), its root once they are done; `meanwhile` runs during that and
+    `after` once nothing of it is left."""
+    import flowsite.publish as publish
+
+    if tools == "python":
+        monkeypatch.setattr(publish.shutil, "which", lambda name: None)
+    many = {**SITE, **{f"v{i}/page-{j}.html": b"x" for i in range(2, 6) for j in range(20)}}
+    out = make_site(tmp_path / "site", many)
+    seen: dict[str, list[str]] = {}
+    started: list = []
+    real_job = publish._tree_job
+    monkeypatch.setattr(publish, "_tree_job", lambda job, *paths: started.append((job, paths)) or real_job(job, *paths))
+    with transaction(out, meanwhile=lambda: seen.setdefault("meanwhile", beside(tmp_path)), after=lambda: seen.setdefault("after", beside(tmp_path))) as staging:
+        remove_tree(staging / "v3")
+        write_bytes(staging / "index.html", b"root v2")
+    removals = [paths for job, paths in started if job == "remove_tree"]
+    assert len(removals) == 2 and sorted(p.name for paths in removals for p in paths) == ["latest", "v1", "v2", "v3", "v4", "v5"]
+    assert len(seen["meanwhile"]) == 1 and seen["after"] == [] and beside(tmp_path) == []
+    assert contents(out) == {k: v for k, v in {**many, "index.html": b"root v2"}.items() if not k.startswith("v3/")}
