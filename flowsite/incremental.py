@@ -341,6 +341,7 @@ class StreamCache:
         self.page_context: str | None = None
         self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
         self._packs: dict[str, tuple | None] = {}  # see _pack
+        self._pack_lock = threading.Lock()
         self.fragments: dict[str, str] = {}  # key -> html of the rows this build used (see fragment_key)
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
         self.card_jsons: dict[str, str] = {}  # scorecard key -> its entry of data/metrics.json
@@ -901,17 +902,21 @@ class StreamCache:
         """A pack of the last build's snapshot (`pages`: its kept pages' files by digest;
         `fragments`: its value streams' rows of the pages that span them, by key) and where each
         item is in it: one read instead of thousands. None when missing or damaged."""
-        if name not in self._packs:
-            self._packs[name] = None
-            info = (self.snapshot or {}).get("packs", {}).get(name)
-            path = self.root / "streams" / self.context / f"{name}.pack" if info and self.root is not None and self.context else None
-            with contextlib.suppress(OSError, KeyError, TypeError, ValueError):
-                data = _mapped(path) if path is not None else None
-                # Signed after mapping: a write before shows in the status-change time (and a pack
-                # is never written into once made).
-                if data is not None and _sig(path.stat()) == info["sig"] and len(data) == info["sig"][0]:
-                    self._packs[name] = (data, {k: (a, n) for k, a, n in info["spans"]})
+        with self._pack_lock:  # the data files and the pages are made in two threads
+            if name not in self._packs:
+                self._packs[name] = self._open_pack(name)
         return self._packs[name]
+
+    def _open_pack(self, name: str) -> tuple[memoryview, dict[str, tuple[int, int]]] | None:
+        info = (self.snapshot or {}).get("packs", {}).get(name)
+        path = self.root / "streams" / self.context / f"{name}.pack" if info and self.root is not None and self.context else None
+        with contextlib.suppress(OSError, KeyError, TypeError, ValueError):
+            data = _mapped(path) if path is not None else None
+            # Signed after mapping: a write before shows in the status-change time (and a pack
+            # is never written into once made).
+            if data is not None and _sig(path.stat()) == info["sig"] and len(data) == info["sig"][0]:
+                return data, {k: (a, n) for k, a, n in info["spans"]}
+        return None
 
     def _pack_source(self, name: str) -> tuple[Path, memoryview, dict[str, tuple[int, int]]] | None:
         """The last build's pack `name` as this build read it (file, bytes, spans), if it did."""

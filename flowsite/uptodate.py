@@ -102,11 +102,11 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
             current = site_now == record["sigs"]
         else:
             # Needed only to publish: walked (28,000 entries at scale) while the data loads.
-            return Start(config, out_dir, store, key, record, _in_thread(tree_stat, out_dir), current, began)
+            return Start(config, out_dir, store, key, record, in_thread(tree_stat, out_dir), current, began)
     return Start(config, out_dir, store, key, record, lambda: site_now, current, began)
 
 
-def _in_thread(fn: Callable, *args) -> Callable:
+def in_thread(fn: Callable, *args) -> Callable:
     """fn(*args) begun in a thread; the function returned waits for its result (or raises its error)."""
     box: dict = {}
 
@@ -116,7 +116,7 @@ def _in_thread(fn: Callable, *args) -> Callable:
         except BaseException as exc:  # noqa: BLE001 - raised where the result is asked for
             box["error"] = exc
 
-    thread = threading.Thread(target=run, name="flowsite-site-stat", daemon=True)
+    thread = threading.Thread(target=run, name=f"flowsite-{getattr(fn, '__name__', 'work')}", daemon=True)
     thread.start()
 
     def result():

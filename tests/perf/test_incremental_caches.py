@@ -704,3 +704,23 @@ def test_the_cycle_collector_is_off_while_a_build_runs_and_back_as_it_was_after(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_rebuild_whose_data_files_fail_in_their_thread_fails_and_leaves_the_site(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A rebuild makes its data files in a thread beside the pages: an error there is the build's
+    error, raised once the pages are done, and the published site is left as it was."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    before = tree_digest(site)
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    threads: list[str] = []
+
+    def broken(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        raise RuntimeError("no data files today")
+
+    monkeypatch.setattr(build_mod, "data_files", broken)
+    with pytest.raises(RuntimeError, match="no data files today"):
+        _build(sample_project, site)
+    assert threads and threads[0] != threading.main_thread().name
+    assert tree_digest(site) == before
