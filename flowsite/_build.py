@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import plugins, vega_bundle
+from .background import in_thread
 from .incremental import StreamCache
 from .cache import BuildStore, flush_digests, new_build, out_state
 from .artifacts import data_files, metrics_document
@@ -34,7 +35,7 @@ from .history import History, manifest_bytes, write_archive
 from .publish import Prelink, Spliced, file_bytes, fs_now, lock_path, read_state, remove_tree, safe_relpath, sync_links, transaction, tree_stat, write_bytes
 from .render import Theme, load_theme, render_root, render_version
 from .scorecard import SiteModel, build_scorecards
-from .uptodate import Start, data_dirs, in_thread, start
+from .uptodate import Start, data_dirs, start
 from .sources import Datasets, load_sources
 from .versioning import Versions, sort_key, validate_name
 

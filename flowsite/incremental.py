@@ -40,6 +40,7 @@ from .cache import BLOB_LIST, KEEP_BUILDS, _atomic_write, _digest, _file_digest,
 from .artifacts import csv_bytes, csv_header
 from .metrics import StreamParts
 from .metrics._counts import Count
+from .background import in_thread
 from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
 from .metrics._frame import stream_blocks
 from .publish import Spliced, file_bytes, write_bytes
@@ -329,7 +330,7 @@ class StreamCache:
         self.parts: StreamParts | None = None
         self.decomposable = False
         self.snapshot: dict | None = None
-        self._prefetched: tuple[str, threading.Thread, dict] | None = None  # see _prefetch
+        self._prefetched: tuple[str, Callable[[], dict | None]] | None = None  # see _prefetch
         self.recomputed: list[str] | None = None  # value streams computed this build (None: all)
         self.kept: set[str] = set()  # value streams whose metric rows came from the snapshot
         self.checked: set[str] = set()  # value streams recomputed as the check (the ballast), found to be the snapshot's rows
@@ -385,19 +386,18 @@ class StreamCache:
             entries = [(e.stat().st_mtime_ns, e.name) for e in os.scandir(self.root / "streams") if e.is_dir() and not e.name.startswith(".")]
             if entries:
                 context = max(entries)[1]
-                box: dict = {}
-                thread = threading.Thread(target=lambda: box.update(snapshot=self._load(context)), name="flowsite-snapshot", daemon=True)
-                thread.start()
-                self._prefetched = (context, thread, box)
+                self._prefetched = (context, in_thread(self._load, context))
 
     def _snapshot(self, context: str) -> dict | None:
         """The snapshot of `context`: the prefetched one when that was it, else read now."""
         got, self._prefetched = self._prefetched, None
         if got is not None:
-            guessed, thread, box = got
-            thread.join()
+            guessed, result = got
+            snapshot = None
+            with contextlib.suppress(Exception):  # a snapshot that cannot be read is a miss
+                snapshot = result()
             if guessed == context:
-                return box.get("snapshot")
+                return snapshot
         return self._load(context)
 
     # -- loading --

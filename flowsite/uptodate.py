@@ -10,13 +10,13 @@ those imports were most of such a build's time. `_build.build` starts from the s
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from . import plugins
+from .background import in_thread
 from .cache import BuildStore, build_key, cache_dir, code_digest, flush_digests, new_build
 from .config import Config, load_config
 from .errors import Problem
@@ -104,27 +104,6 @@ def start(project: str | Path, *, out: str | Path | None, version: str | None, t
             # Needed only to publish: walked (28,000 entries at scale) while the data loads.
             return Start(config, out_dir, store, key, record, in_thread(tree_stat, out_dir), current, began)
     return Start(config, out_dir, store, key, record, lambda: site_now, current, began)
-
-
-def in_thread(fn: Callable, *args) -> Callable:
-    """fn(*args) begun in a thread; the function returned waits for its result (or raises its error)."""
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - raised where the result is asked for
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name=f"flowsite-{getattr(fn, '__name__', 'work')}", daemon=True)
-    thread.start()
-
-    def result():
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-    return result
 
 
 def plugins_installed() -> bool:
