@@ -38,7 +38,7 @@ import polars as pl
 
 from .cache import BLOB_LIST, KEEP_BUILDS, _atomic_write, _digest, _file_digest, _project_files, _read, cache_dir, code_digest
 from .artifacts import csv_bytes, csv_header
-from .metrics import StreamParts
+from .metrics import FAMILIES, StreamParts
 from .metrics._counts import Count
 from .background import in_thread
 from .digests import RowState, _group_digests, _list_digest, dataset_digests, full_state, identical, row_hashes, updated_state
@@ -57,9 +57,10 @@ def _sig(st: os.stat_result) -> list[int]:
 
 
 def frame_digests(frames: dict[str, pl.DataFrame], digest: Callable[[str, pl.DataFrame], dict] | None = None
-                  ) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
+                  ) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]], dict[str, dict[str, str]]]:
     """({value stream: digest of its rows in every dataset}, {dataset: digest of its rows of no value
-    stream}, {dataset: {value stream: rows}}). `digest(name, frame)`: a dataset's digests (see
+    stream}, {dataset: {value stream: rows}}, {value stream: {family: digest of its rows in the
+    family's datasets}}; see metrics.FAMILIES). `digest(name, frame)`: a dataset's digests (see
     `dataset_digests`), called for the work items first (the status changes' depend on them)."""
     per: dict[str, dict[str, str]] = {}
     glob: dict[str, str] = {}
@@ -72,7 +73,8 @@ def frame_digests(frames: dict[str, pl.DataFrame], digest: Callable[[str, pl.Dat
             glob[name] = got["glob"]
         if got["sizes"]:
             sizes[name] = dict(got["sizes"])
-    return {vs: _digest(json.dumps(d, sort_keys=True)) for vs, d in per.items()}, glob, sizes
+    families = {vs: {f: _digest(json.dumps({n: d[n] for n in names if n in d}, sort_keys=True))[:32] for f, names in FAMILIES.items()} for vs, d in per.items()}
+    return {vs: _digest(json.dumps(d, sort_keys=True)) for vs, d in per.items()}, glob, sizes, families
 
 
 def links_between_streams(frames: dict[str, pl.DataFrame]) -> bool:
@@ -268,7 +270,7 @@ def _merge(old: dict, fresh: StreamParts, kept: set[str]) -> tuple[StreamParts, 
         if metric not in excl:
             raise ValueError("a metric's exclusions vanished")
         excl[metric][reason] = Count(sum(extra.values()), extra)
-    return StreamParts(figures, drill, excl, wip), same
+    return StreamParts(figures, drill, excl, wip, {**old["owner"], **fresh.owner}), same
 
 
 def _ballasts(kept: set[str], sizes: dict[str, dict[str, int]]) -> list[set[str]]:
@@ -296,6 +298,65 @@ def _same(old: dict, fresh: StreamParts, streams: set[str]) -> bool:
         return False
     excl = _exclusion_frame(fresh.exclusions)
     return excl is not None and eq(old["excl"], excl, sort=True)
+
+
+def _rows_of(df: pl.DataFrame, streams: set[str]) -> pl.DataFrame:
+    """The rows of `streams`, in the frame's order: slices when it is in value stream blocks."""
+    runs = _runs(df)
+    if runs is None:
+        return _keep(df, streams)
+    got = [df.slice(start, n) for vs, start, n in runs if vs in streams]
+    return pl.concat(got, rechunk=False) if got else df.clear()
+
+
+def _families(old: dict, families: dict[str, dict[str, str]], changed: set[str]) -> frozenset[str] | None:
+    """The metric families whose datasets changed for any of `changed` (the others' parts of those
+    value streams are the snapshot's); None when the snapshot cannot say (compute every family)."""
+    was, owner = old.get("families"), old.get("owner")
+    if not was or not owner:
+        return None
+    touched = {f for vs in changed for f in FAMILIES if was.get(vs, {}).get(f) != families.get(vs, {}).get(f)}
+    return frozenset(touched) or None
+
+
+def _with_other_families(old: dict, fresh: StreamParts, streams: set[str], families: frozenset[str]) -> StreamParts:
+    """`fresh`, computed for `streams` in `families` only, completed with the snapshot's parts of
+    `streams` in the other families, in the order a computation of every family gives them. Raises
+    ValueError when the snapshot does not say which family made a part."""
+    owner = old["owner"]
+
+    def other(key: str) -> bool:
+        if key in fresh.owner:
+            return False
+        if key not in owner:
+            raise ValueError(f"no family for {key}")
+        return owner[key] not in families
+
+    figures = _rows_of(old["figures"], streams)
+    metrics = figures.get_column("metric").unique().to_list()
+    kept = [m for m in metrics if other(f"figures:{m}")]
+    drill = {}
+    for name in old["drill"]:
+        if name in fresh.drilldown:
+            drill[name] = fresh.drilldown[name]
+        elif other(f"drill:{name}"):
+            drill[name] = _rows_of(old["drill"][name], streams)
+    drill.update((k, v) for k, v in fresh.drilldown.items() if k not in drill)
+    wip = fresh.daily_wip
+    if old["wip"] is not None and "wip" not in fresh.owner and other("wip"):
+        wip = _rows_of(old["wip"], streams)
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for metric, reason, vs, n in _keep(old["excl"], streams).iter_rows():
+        counts.setdefault((metric, reason), {})[vs] = n
+    excl: dict = {}
+    for metric, reasons in old["skeleton"].items():
+        if metric in fresh.exclusions:
+            excl[metric] = fresh.exclusions[metric]
+        elif other(f"excl:{metric}"):
+            excl[metric] = {r: Count(sum((got := counts.get((metric, r), {})).values()), got) for r in reasons}
+    excl.update((k, v) for k, v in fresh.exclusions.items() if k not in excl)
+    parts = [fresh.figures, figures.filter(pl.col("metric").is_in(kept))] if kept else [fresh.figures]
+    return StreamParts(pl.concat(parts, how="vertical_relaxed"), drill, excl, wip, {**owner, **fresh.owner})
 
 
 def _subset(clipped: dict[str, pl.DataFrame], streams: set[str]) -> dict[str, pl.DataFrame] | None:
@@ -587,9 +648,9 @@ class StreamCache:
 
     # -- metrics --
     def metrics(self, frames: dict[str, pl.DataFrame], clipped: dict[str, pl.DataFrame], periods, as_of_end, vs_ids: list[str],
-                compute: Callable[[dict[str, pl.DataFrame], list[str]], StreamParts]) -> StreamParts:
-        digests, glob, sizes = frame_digests(frames, lambda name, df: self._dataset_digests(name, df, frames))
-        self.digests = digests
+                compute: Callable[..., StreamParts]) -> StreamParts:
+        digests, glob, sizes, families = frame_digests(frames, lambda name, df: self._dataset_digests(name, df, frames))
+        self.digests, self.family_digests = digests, families
         shape = {name: [str(df.schema), clipped[name].height > 0] for name, df in sorted(frames.items())}
         self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
@@ -603,13 +664,20 @@ class StreamCache:
             kept = (streams - changed) & set(old["digests"])
             try:
                 if changed:
-                    # An unchanged value stream of each dataset is computed alongside as a check (its rows
-                    # must come out as cached): a middling one first, the largest if that differs.
-                    for ballast in _ballasts(kept, sizes):
-                        subset = _subset(clipped, changed | ballast)
+                    # Only the families whose datasets changed are computed (the others' parts come
+                    # from the snapshot), and with them an unchanged value stream of each of their
+                    # datasets as a check (its rows must come out as cached): a middling one first,
+                    # the largest if that differs.
+                    fams = _families(old, families, changed)
+                    names = set(clipped) if fams is None else {n for f in fams for n in FAMILIES[f]}
+                    for ballast in _ballasts(kept, {n: c for n, c in sizes.items() if n in names}):
+                        streams = changed | ballast
+                        subset = _subset({n: df for n, df in clipped.items() if n in names}, streams)
                         if subset is None:
                             break
-                        fresh = compute(subset, [v for v in vs_ids if v in changed | ballast])
+                        fresh = compute(subset, [v for v in vs_ids if v in streams], fams)
+                        if fams is not None:
+                            fresh = _with_other_families(old, fresh, streams, fams)
                         if _same(old, fresh, ballast):
                             parts, self.same_frames = _merge(old, fresh, kept - ballast)
                             self.kept, self.checked = kept - ballast, ballast
@@ -1001,7 +1069,7 @@ class StreamCache:
                     frames[name] = pl.read_ipc(path)
                     if _sig(path.stat()) != sig:  # signed after reading: a write meanwhile shows too
                         raise ValueError("damaged")
-                out["metrics"] = {"digests": m["digests"], "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
+                out["metrics"] = {"digests": m["digests"], "families": m.get("families") or {}, "owner": m.get("owner") or {}, "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
                                   "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")},
                                   "starts": None if m.get("starts") is None else {name: frames[f"starts-{name}"] for name in m["starts"]}}
             with contextlib.suppress(OSError):
@@ -1124,7 +1192,7 @@ class StreamCache:
                 # A frame file is written once and never into: its stat signature stands for a checksum.
                 sums = {name: _sig((tmp / f"{name}.arrow").stat()) for name in sums}
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
-                index["metrics"] = {"digests": self.digests, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
+                index["metrics"] = {"digests": self.digests, "families": self.family_digests, "owner": self.parts.owner, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
                                     "starts": sorted(self.starts) if self.starts is not None else None}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
             (tmp / BLOB_LIST).write_text("\n".join(sorted(_index_blobs(index))), encoding="ascii")
@@ -1182,7 +1250,7 @@ def _write_pack(path: Path, items: dict[str, bytes], old: tuple[Path, memoryview
 def _empty_like(old: dict) -> StreamParts:
     return StreamParts(old["figures"].clear(), {k: v.clear() for k, v in old["drill"].items()},
                        {m: {r: Count(0, {}) for r in reasons} for m, reasons in old["skeleton"].items()},
-                       None if old["wip"] is None else old["wip"].clear())
+                       None if old["wip"] is None else old["wip"].clear(), dict(old["owner"]))
 
 
 def prune_snapshots(root: Path) -> None:

@@ -106,17 +106,43 @@ class StreamParts:
     drilldown: dict[str, pl.DataFrame]
     exclusions: dict[str, dict[str, int]]  # metric -> reason -> count (a _counts.Count: split per value stream)
     daily_wip: pl.DataFrame | None
+    # The family that made each part: "figures:<metric>", "drill:<name>", "excl:<metric>", "wip".
+    owner: dict[str, str] = field(default_factory=dict)
 
+
+# The metric families and the datasets each reads (and nothing else): a value stream whose flow data
+# changed while its deployments did not needs its flow figures computed again, not its DORA ones.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "delivery": ("deployments", "changes", "incidents"),
+    "flow": ("work_items", "status_changes"),
+    "culture": ("survey_responses",),
+    "kpis": ("kpis",),
+}
 
 SIDE_BY_SIDE_ROWS = 5_000_000  # rows of all datasets up to which DORA and flow are computed in two threads
 
 
-def compute_streams(config: Config, clipped: dict[str, pl.DataFrame], periods: list[Period], vs_ids: list[str], as_of_end: dt.datetime) -> StreamParts:
-    """DORA (under the configured profile), flow, culture and KPI figures of `vs_ids`."""
+def compute_streams(config: Config, clipped: dict[str, pl.DataFrame], periods: list[Period], vs_ids: list[str], as_of_end: dt.datetime,
+                    families: frozenset[str] | set[str] | None = None) -> StreamParts:
+    """DORA (under the configured profile), flow, culture and KPI figures of `vs_ids`; with
+    `families`, of those families only (see FAMILIES)."""
     tz = config.timezone
+    wanted = set(FAMILIES) if families is None else set(families)
     parts = [empty_figures()]
     drill: dict[str, pl.DataFrame] = {}
     excl: dict[str, dict[str, int]] = {}
+    owner: dict[str, str] = {}
+
+    def add(family: str, f: pl.DataFrame | None, d: dict | None = None, e: dict | None = None) -> None:
+        if f is not None:
+            parts.append(f)
+            owner.update((f"figures:{m}", family) for m in f.get_column("metric").unique().to_list())
+        for name, df in (d or {}).items():
+            drill[name] = df
+            owner[f"drill:{name}"] = family
+        for metric, reasons in (e or {}).items():
+            excl[metric] = reasons
+            owner[f"excl:{metric}"] = family
 
     def delivery() -> tuple[pl.DataFrame, dict[str, pl.DataFrame], dict[str, dict[str, int]]]:
         if config.profile == "flowsite":
@@ -125,30 +151,36 @@ def compute_streams(config: Config, clipped: dict[str, pl.DataFrame], periods: l
 
         return profiles.compute(config.profile, clipped, periods, config, vs_ids, as_of_end)
 
-    if sum(df.height for df in clipped.values()) <= SIDE_BY_SIDE_ROWS:
+    def flowing():
+        return flow.compute(clipped, periods, config.period, tz, as_of_end)
+
+    delivered = flowed = None
+    if {"delivery", "flow"} <= wanted and sum(df.height for df in clipped.values()) <= SIDE_BY_SIDE_ROWS:
         # Small frames (a few value streams of an incremental build): each polars call is mostly
         # fixed cost, little of it parallel; the DORA and flow families then run side by side.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowsite-dora") as pool:
             job = pool.submit(delivery)
-            flowed = flow.compute(clipped, periods, config.period, tz, as_of_end)
-            f, d, e = job.result()
+            flowed = flowing()
+            delivered = job.result()
     else:
         # Large frames: polars already keeps every core busy, and two families at once would
         # hold both families' intermediate frames in memory together.
-        f, d, e = delivery()
-        flowed = flow.compute(clipped, periods, config.period, tz, as_of_end)
-    parts.append(f)
-    drill.update(d)
-    excl.update(e)
-    f, d, e, wip = flowed
-    parts.append(f)
-    drill.update(d)
-    excl.update(e)
-    f, e = culture.compute(clipped, periods, config.period, tz)
-    parts.append(f)
-    excl.update(e)
-    parts.append(kpis.compute(clipped, periods, config.period, tz))
-    return StreamParts(pl.concat(parts, how="vertical_relaxed"), drill, excl, wip)
+        delivered = delivery() if "delivery" in wanted else None
+        flowed = flowing() if "flow" in wanted else None
+    if delivered is not None:
+        add("delivery", *delivered)
+    wip = None
+    if flowed is not None:
+        f, d, e, wip = flowed
+        add("flow", f, d, e)
+        if wip is not None:
+            owner["wip"] = "flow"
+    if "culture" in wanted:
+        f, e = culture.compute(clipped, periods, config.period, tz)
+        add("culture", f, None, e)
+    if "kpis" in wanted:
+        add("kpis", kpis.compute(clipped, periods, config.period, tz))
+    return StreamParts(pl.concat(parts, how="vertical_relaxed"), drill, excl, wip, owner)
 
 
 def compute_metrics(config: Config, frames: dict[str, pl.DataFrame], *, streams=None) -> MetricResults:
@@ -164,8 +196,8 @@ def compute_metrics(config: Config, frames: dict[str, pl.DataFrame], *, streams=
     clipped = {name: _clip(df, as_of_end) for name, df in frames.items()}
     vs_ids = [v.id for v in config.value_streams] or sorted({v for df in clipped.values() if "value_stream" in df.columns for v in df.get_column("value_stream").drop_nulls().unique().to_list()})
 
-    def compute(subset: dict[str, pl.DataFrame], ids: list[str]) -> StreamParts:
-        return compute_streams(config, subset, periods, ids, as_of_end)
+    def compute(subset: dict[str, pl.DataFrame], ids: list[str], families: frozenset[str] | None = None) -> StreamParts:
+        return compute_streams(config, subset, periods, ids, as_of_end, families)
 
     # polars' streaming engine sums floats in morsels whose bounds depend on the whole frame, so a
     # value stream's figures could differ in the last bit with other value streams' rows around; the

@@ -78,6 +78,41 @@ def test_two_streams_changed(sample_project: Path, tmp_path: Path, cache_dir: Pa
     assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
 
 
+def test_only_the_families_whose_data_changed_are_computed(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A value stream whose work items changed gets its flow figures computed again and its DORA
+    figures from the snapshot (its deployments, changes and incidents are as they were)."""
+    import flowsite.metrics as metrics
+
+    calls: list[tuple[list[str], frozenset | None]] = []
+    real = metrics.compute_streams
+
+    def spy(config, clipped, periods, vs_ids, as_of_end, families=None):
+        calls.append((list(vs_ids), families))
+        return real(config, clipped, periods, vs_ids, as_of_end, families)
+
+    monkeypatch.setattr(metrics, "compute_streams", spy)
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    assert calls == [(calls[0][0], None)]  # a cold build: every family
+    calls.clear()
+    _append(sample_project, "work_items.csv", CATALOG_ITEM)
+    _append(sample_project, "status_changes.csv", "NW-99998,In Progress,2026-08-03T10:00:00Z\nNW-99998,Done,2026-08-04T15:00:00Z\n")
+    _, stages = _rebuild(sample_project, site, tmp_path)  # the site is the cold build's, byte for byte
+    assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
+    incremental = calls[0]
+    assert "catalog" in incremental[0] and incremental[1] == frozenset({"flow"})
+    calls.clear()
+    _append(sample_project, "incidents.csv", "INC-99999,catalog,2026-08-05T10:00:00Z,2026-08-05T12:00:00Z,,SEV2\n")
+    _rebuild(sample_project, site, tmp_path)
+    assert calls[0][1] == frozenset({"delivery"})
+    calls.clear()
+    # Both kinds of data of one value stream changed: both families.
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    _append(sample_project, "deployments.csv", "d-99999,payments,production,success,2026-09-20T10:00:00Z,2026-09-20T10:20:00Z,abc1234567,false\n")
+    _rebuild(sample_project, site, tmp_path)
+    assert calls[0][1] == frozenset({"flow", "delivery"})
+
+
 def test_a_change_that_moves_as_of_computes_everything_and_is_identical(sample_project: Path, tmp_path: Path, cache_dir: Path):
     site = tmp_path / "site"
     first, _ = _build(sample_project, site)
