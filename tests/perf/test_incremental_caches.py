@@ -706,6 +706,19 @@ def test_the_cycle_collector_is_off_while_a_build_runs_and_back_as_it_was_after(
         gc.enable()
 
 
+def test_threads_hand_over_quickly_while_a_build_runs_and_as_before_after(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    import sys
+
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    build_mod.build(sample_project, out=tmp_path / "site", progress=lambda stage, message: seen.append(sys.getswitchinterval()))
+    assert seen and all(s == build_mod.SWITCH_SECONDS < before for s in seen)
+    assert sys.getswitchinterval() == before
+    with pytest.raises(Exception):
+        build_mod.build(tmp_path / "no-such-project", out=tmp_path / "site2")
+    assert sys.getswitchinterval() == before
+
+
 def test_a_rebuild_whose_data_files_fail_in_their_thread_fails_and_leaves_the_site(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
     """A rebuild makes its data files in a thread beside the pages: an error there is the build's
     error, raised once the pages are done, and the published site is left as it was."""
