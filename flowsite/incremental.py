@@ -59,8 +59,8 @@ def _sig(st: os.stat_result) -> list[int]:
 def frame_digests(frames: dict[str, pl.DataFrame], digest: Callable[[str, pl.DataFrame], dict] | None = None
                   ) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]], dict[str, dict[str, str]]]:
     """({value stream: digest of its rows in every dataset}, {dataset: digest of its rows of no value
-    stream}, {dataset: {value stream: rows}}, {value stream: {family: digest of its rows in the
-    family's datasets}}; see metrics.FAMILIES). `digest(name, frame)`: a dataset's digests (see
+    stream}, {dataset: {value stream: rows}}, {value stream: {dataset: digest of its rows}}).
+    `digest(name, frame)`: a dataset's digests (see
     `dataset_digests`), called for the work items first (the status changes' depend on them)."""
     per: dict[str, dict[str, str]] = {}
     glob: dict[str, str] = {}
@@ -73,8 +73,7 @@ def frame_digests(frames: dict[str, pl.DataFrame], digest: Callable[[str, pl.Dat
             glob[name] = got["glob"]
         if got["sizes"]:
             sizes[name] = dict(got["sizes"])
-    families = {vs: {f: _digest(json.dumps({n: d[n] for n in names if n in d}, sort_keys=True))[:32] for f, names in FAMILIES.items()} for vs, d in per.items()}
-    return {vs: _digest(json.dumps(d, sort_keys=True)) for vs, d in per.items()}, glob, sizes, families
+    return {vs: _digest(json.dumps(d, sort_keys=True)) for vs, d in per.items()}, glob, sizes, per
 
 
 def links_between_streams(frames: dict[str, pl.DataFrame]) -> bool:
@@ -309,14 +308,21 @@ def _rows_of(df: pl.DataFrame, streams: set[str]) -> pl.DataFrame:
     return pl.concat(got, rechunk=False) if got else df.clear()
 
 
-def _families(old: dict, families: dict[str, dict[str, str]], changed: set[str]) -> frozenset[str] | None:
-    """The metric families whose datasets changed for any of `changed` (the others' parts of those
-    value streams are the snapshot's); None when the snapshot cannot say (compute every family)."""
-    was, owner = old.get("families"), old.get("owner")
+def _families(old: dict, datasets: dict[str, dict[str, str]], changed: set[str]) -> frozenset[str] | None:
+    """The metric families (metrics.FAMILIES) whose datasets changed for any of `changed`, from
+    {value stream: {dataset: digest of its rows}} now and in the snapshot (the other families'
+    parts of those value streams are the snapshot's); None when it cannot say: compute them all."""
+    was, owner = old.get("datasets"), old.get("owner")
     if not was or not owner:
         return None
-    touched = {f for vs in changed for f in FAMILIES if was.get(vs, {}).get(f) != families.get(vs, {}).get(f)}
-    return frozenset(touched) or None
+    family_of = {n: f for f, names in FAMILIES.items() for n in names}
+    touched = set()
+    for vs in changed:
+        a, b = was.get(vs, {}), datasets.get(vs, {})
+        touched |= {n for n in a.keys() | b.keys() if a.get(n) != b.get(n)}
+    if not touched or not touched <= family_of.keys():
+        return None
+    return frozenset(family_of[n] for n in touched)
 
 
 def _with_other_families(old: dict, fresh: StreamParts, streams: set[str], families: frozenset[str]) -> StreamParts:
@@ -388,6 +394,7 @@ class StreamCache:
         self.static = static
         self.context: str | None = None
         self.digests: dict[str, str] = {}
+        self.stream_datasets: dict[str, dict[str, str]] = {}  # value stream -> dataset -> digest of its rows
         self.parts: StreamParts | None = None
         self.decomposable = False
         self.snapshot: dict | None = None
@@ -649,8 +656,8 @@ class StreamCache:
     # -- metrics --
     def metrics(self, frames: dict[str, pl.DataFrame], clipped: dict[str, pl.DataFrame], periods, as_of_end, vs_ids: list[str],
                 compute: Callable[..., StreamParts]) -> StreamParts:
-        digests, glob, sizes, families = frame_digests(frames, lambda name, df: self._dataset_digests(name, df, frames))
-        self.digests, self.family_digests = digests, families
+        digests, glob, sizes, per = frame_digests(frames, lambda name, df: self._dataset_digests(name, df, frames))
+        self.digests, self.stream_datasets = digests, per
         shape = {name: [str(df.schema), clipped[name].height > 0] for name, df in sorted(frames.items())}
         self.context = _digest(self.static, json.dumps([[p.label, p.start.isoformat(), p.end.isoformat()] for p in periods]), as_of_end.isoformat(),
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
@@ -668,7 +675,7 @@ class StreamCache:
                     # from the snapshot), and with them an unchanged value stream of each of their
                     # datasets as a check (its rows must come out as cached): a middling one first,
                     # the largest if that differs.
-                    fams = _families(old, families, changed)
+                    fams = _families(old, per, changed)
                     names = set(clipped) if fams is None else {n for f in fams for n in FAMILIES[f]}
                     for ballast in _ballasts(kept, {n: c for n, c in sizes.items() if n in names}):
                         streams = changed | ballast
@@ -1069,7 +1076,7 @@ class StreamCache:
                     frames[name] = pl.read_ipc(path)
                     if _sig(path.stat()) != sig:  # signed after reading: a write meanwhile shows too
                         raise ValueError("damaged")
-                out["metrics"] = {"digests": m["digests"], "families": m.get("families") or {}, "owner": m.get("owner") or {}, "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
+                out["metrics"] = {"digests": m["digests"], "datasets": m.get("datasets") or {}, "owner": m.get("owner") or {}, "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
                                   "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")},
                                   "starts": None if m.get("starts") is None else {name: frames[f"starts-{name}"] for name in m["starts"]}}
             with contextlib.suppress(OSError):
@@ -1192,7 +1199,7 @@ class StreamCache:
                 # A frame file is written once and never into: its stat signature stands for a checksum.
                 sums = {name: _sig((tmp / f"{name}.arrow").stat()) for name in sums}
                 skeleton = {metric: list(reasons) for metric, reasons in self.parts.exclusions.items()}
-                index["metrics"] = {"digests": self.digests, "families": self.family_digests, "owner": self.parts.owner, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
+                index["metrics"] = {"digests": self.digests, "datasets": self.stream_datasets, "owner": self.parts.owner, "frames": sums, "exclusions": skeleton, "csv": self._save_csv(files, digests),
                                     "starts": sorted(self.starts) if self.starts is not None else None}
             (tmp / "index.json").write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
             (tmp / BLOB_LIST).write_text("\n".join(sorted(_index_blobs(index))), encoding="ascii")
