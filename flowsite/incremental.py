@@ -769,10 +769,11 @@ class StreamCache:
         return files
 
     # -- charts made from rows of several value streams --
-    def chart_key(self, name: str, rows: pl.DataFrame, parts: list) -> str | None:
+    def chart_key(self, name: str, rows: pl.DataFrame, parts: list, hashes: pl.Series | None = None) -> str | None:
+        """`hashes`: the rows' `row_hashes`, when made already."""
         if self.context is None:
             return None
-        return _digest(self.context, "chart", name, json.dumps(parts, sort_keys=True, default=str), _list_digest(row_hashes(rows)), json.dumps(rows.columns))
+        return _digest(self.context, "chart", name, json.dumps(parts, sort_keys=True, default=str), _list_digest(row_hashes(rows) if hashes is None else hashes), json.dumps(rows.columns))
 
     def chart(self, key: str) -> tuple[str, str, str, str] | None:
         """(spec JSON, SVG, title, description) of a chart the last build made under `key`."""

@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from . import __version__, charts, plugins
 from .cache import _atomic_write, _digest, cache_dir, code_digest
 from .config import Config
+from .digests import row_hashes
 from .errors import BuildError, Problem
 from .metrics import CATALOGUE, GROUPS, WINDOW, MetricDef, MetricResults
 from .metrics._frame import stream_blocks
@@ -102,6 +103,12 @@ def environment(theme: Theme) -> Environment:
     return env
 
 
+# The columns of the figures frame a metric page's chart is drawn from, and the column their row
+# hashes are kept in while the metric pages render.
+CHART_ROWS = ["value_stream", "period", "value", "n"]
+_HASH = "\0rows"
+
+
 class Renderer:
     def __init__(self, config: Config, model: SiteModel, results: MetricResults, pages: list[Page], version: str, version_title: str, known_versions: list[dict]):
         self.config, self.model, self.results, self.pages = config, model, results, pages
@@ -131,10 +138,13 @@ class Renderer:
             self._keyed.append((keep, spec_json, drawn, spec.get("title", ""), spec.get("description", "")))
         return self._figure(spec_json, drawn, spec.get("title", ""), spec.get("description", ""), root)
 
-    def keyed_chart(self, name: str, rows: pl.DataFrame, parts: list, make: Callable[[], charts.Spec], root: str) -> Markup:
+    def keyed_chart(self, name: str, rows: pl.DataFrame, parts: list, make: Callable[[], charts.Spec], root: str, columns: list[str] | None = None) -> Markup:
         """`chart(make())`, or with `reuse`, the same chart from the last build when it was made
-        from the same `rows` and `parts` (`make` is a function of those, the config and the code)."""
-        key = self.reuse.chart_key(name, rows, parts) if self.reuse is not None else None
+        from the same `rows` (their `columns`; with those given, the rows carry their hashes, see
+        render_metric) and `parts` (`make` is a function of those, the config and the code)."""
+        key = None
+        if self.reuse is not None:
+            key = self.reuse.chart_key(name, rows.select(columns or rows.columns), parts, hashes=rows.get_column(_HASH) if columns else None)
         got = self.reuse.chart(key) if key is not None else None
         if got is not None:
             spec_json, svg, title, desc = got
@@ -317,18 +327,22 @@ class Renderer:
         labels = list(self.model.periods)
         ids = [mdef.id] + [m.id for m in CATALOGUE.values() if m.parent == mdef.id]
         if self._by_metric is None:  # one pass for every metric page
-            self._by_metric = {key[0]: part for key, part in self.results.figures.partition_by("metric", as_dict=True).items()}
+            figures = self.results.figures
+            if self.reuse is not None:  # the rows' hashes for the charts' keys, made once for every metric
+                figures = figures.with_columns(row_hashes(figures.select(CHART_ROWS)).alias(_HASH))
+            self._by_metric = {key[0]: part for key, part in figures.partition_by("metric", as_dict=True).items()}
+            self._trending = set(figures.filter(pl.col("period") != WINDOW).get_column("metric").unique().to_list())
             self._figure_of = {}
             for card in self.model.scorecards:
                 for fig in card.figures:
                     self._figure_of.setdefault((card.id, fig.metric), fig)  # the first, as Scorecard.figure
         chart = None
         main_id = ids[0] if mdef.id != "flow_distribution" else "flow_distribution_feature"
-        main = self._by_metric.get(main_id, self.results.figures.clear())
-        if main.filter(pl.col("period") != WINDOW).height:
+        main = self._by_metric.get(main_id)
+        if main is not None and main_id in self._trending:
             title = mdef.name if mdef.id != "flow_distribution" else "Share of features"
-            chart = self.keyed_chart("metric", main.select("value_stream", "period", "value", "n"), [title, mdef.unit, labels],
-                                     lambda: charts.metric_spec(title, mdef.unit, main, self.names, labels), root)
+            chart = self.keyed_chart("metric", main, [title, mdef.unit, labels], lambda: charts.metric_spec(title, mdef.unit, main, self.names, labels), root,
+                                     columns=CHART_ROWS)
         rows = []
         for card in self.model.scorecards:
             for mid in ids:
@@ -342,7 +356,8 @@ class Renderer:
         # Each value stream's n over the window, joined here: a template loop over 500 value streams
         # on each of fifteen pages was a tenth of a rebuild's render stage at scale.
         own = [(card, fig) for card, fig in rows if fig.metric == mdef.id]
-        window_n = {"total": sum(fig.window_n for _, fig in own), "each": Markup(", ".join(f"{escape(card.name)} {escape(fig.window_n)}" for card, fig in own))} if own else None
+        # Escaped whole: escaping goes character by character, and ", " and the counts need none.
+        window_n = {"total": sum(fig.window_n for _, fig in own), "each": escape(", ".join(f"{card.name} {fig.window_n}" for card, fig in own))} if own else None
         self.render("metric.html", path, mdef=mdef, chart=chart, rows=rows, window_n=window_n, drill=drill if drill in self.results.drilldown else None,
                     exclusions={k: v for k, v in excl.items() if v})
 

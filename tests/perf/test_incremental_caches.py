@@ -552,8 +552,8 @@ def test_kept_things_made_from_a_value_streams_rows_come_from_the_last_build(sam
         reuse = real_cards(self, results)
         return None if reuse is None else (lambda vs, make: reuse(vs, counted("card", vs, make)))
 
-    def chart(self, name, rows, parts, make, root):
-        return real_chart(self, name, rows, parts, make if self.reuse is None else counted("chart", parts[0], make), root)
+    def chart(self, name, rows, parts, make, root, **kw):
+        return real_chart(self, name, rows, parts, make if self.reuse is None else counted("chart", parts[0], make), root, **kw)
 
     def block(self, vs, make):
         return real_block(self, vs, counted("lines", vs, make))
