@@ -769,11 +769,13 @@ class StreamCache:
         return files
 
     # -- charts made from rows of several value streams --
-    def chart_key(self, name: str, rows: pl.DataFrame, parts: list, hashes: pl.Series | None = None) -> str | None:
-        """`hashes`: the rows' `row_hashes`, when made already."""
+    def chart_key(self, name: str, rows: pl.DataFrame, parts: list, hashes: pl.Series | None = None, columns: list[str] | None = None) -> str | None:
+        """With `hashes`, the `row_hashes` of the rows' `columns`, made already."""
         if self.context is None:
             return None
-        return _digest(self.context, "chart", name, json.dumps(parts, sort_keys=True, default=str), _list_digest(row_hashes(rows) if hashes is None else hashes), json.dumps(rows.columns))
+        if hashes is None:
+            hashes, columns = row_hashes(rows), rows.columns
+        return _digest(self.context, "chart", name, json.dumps(parts, sort_keys=True, default=str), _list_digest(hashes), json.dumps(columns))
 
     def chart(self, key: str) -> tuple[str, str, str, str] | None:
         """(spec JSON, SVG, title, description) of a chart the last build made under `key`."""
