@@ -440,7 +440,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
             if cache_state is not None:
                 store.save(key, files, cache_state, results.drilldown, [site_before, out_state(out_dir)], digests)
 
-        with transaction(out_dir, expect=seen, after=record_site, meanwhile=finish, prelink=prelink) as staging:
+        with transaction(out_dir, expect=seen, after=record_site, meanwhile=finish, prelink=prelink, keep_base=store is not None) as staging:
             vdir = staging / version
             # A rebuild keeps the files whose bytes did not change (hard links shared with the published
             # site, never written into) and writes only the others.

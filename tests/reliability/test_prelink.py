@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowsite.errors import BuildError
-from flowsite.publish import (OLD_PREFIX, PRELINK_PREFIX, STAGING_PREFIX, Prelink, link_tree, recover, remove_tree, same_tree,
+from flowsite.publish import (OLD_PREFIX, PRELINK_PREFIX, STAGING_PREFIX, Prelink, base_path, link_tree, recover, remove_tree, same_tree,
                               transaction, write_bytes)
 from tests.conftest import tree_digest
 
@@ -510,3 +510,100 @@ def test_the_replaced_site_is_removed_whole_by_removals_side_by_side(tools: str,
     assert len(removals) == 2 and sorted(p.name for paths in removals for p in paths) == ["latest", "v1", "v2", "v3", "v4", "v5"]
     assert len(seen["meanwhile"]) == 1 and seen["after"] == [] and beside(tmp_path) == []
     assert contents(out) == {k: v for k, v in {**many, "index.html": b"root v2"}.items() if not k.startswith("v3/")}
+
+
+# --- the replaced site kept as the next build's starting point (keep_base) ----------------------------
+
+
+def _keep_once(out: Path, files: dict[str, bytes], gone: tuple[str, ...] = ()) -> None:
+    """One build-like transaction that writes FILES, removes GONE and keeps the replaced site."""
+    with transaction(out, prelink=Prelink(out), meanwhile=lambda: None, keep_base=True) as staging:
+        for rel in gone:
+            (staging / rel).unlink()
+        for rel, data in files.items():
+            write_bytes(staging / rel, data)
+
+
+def test_keep_base_leaves_a_linked_copy_of_the_new_site_beside_it(tmp_path: Path):
+    """The replaced site becomes a linked copy of the new one: the changed file relinked, the
+    removed one gone, the rest untouched; no staging, old or prelink folder is left."""
+    out = make_site(tmp_path / "site")
+    _keep_once(out, {"v1/index.html": b"v1 page, new", "v1/added.txt": b"added"}, gone=("v1/deep/er/leaf.txt",))
+    base = base_path(out)
+    assert base.name == ".site.flowsite.base" and base.parent == tmp_path
+    assert same_tree(out, base) and inodes(base) == inodes(out)
+    assert contents(out)["v1/index.html"] == b"v1 page, new" and "v1/deep/er/leaf.txt" not in contents(out)
+    assert beside(tmp_path) == []
+
+
+def test_the_next_transaction_starts_from_the_kept_copy(tmp_path: Path):
+    """A Prelink finds the kept copy and makes none of its own; the transaction stages in it (its
+    files are OUT's, by inode) and keeps the site it replaces in turn."""
+    out = make_site(tmp_path / "site")
+    _keep_once(out, {"v1/index.html": b"second"})
+    base = base_path(out)
+    base_files = inodes(base)
+    prelink = Prelink(out)
+    assert prelink.proc is None and not prelink.path.exists()  # no child linking a copy
+    with transaction(out, prelink=prelink, meanwhile=lambda: None, keep_base=True) as staging:
+        assert not base.exists() and inodes(staging) == base_files == inodes(out)
+        write_bytes(staging / "v1" / "index.html", b"third")
+    assert contents(out) == {**SITE, "v1/index.html": b"third"}
+    assert same_tree(out, base) and beside(tmp_path) == []
+
+
+@pytest.mark.parametrize("change", ["add", "remove", "replace"])
+def test_a_kept_copy_that_no_longer_matches_out_is_not_used(change: str, tmp_path: Path):
+    """OUT changed after the build that kept the copy: the copy is dropped, the staging folder linked
+    afresh from OUT, and the published site is OUT's with the build's changes (a file removed from
+    OUT does not come back from the copy)."""
+    out = make_site(tmp_path / "site")
+    _keep_once(out, {"v1/index.html": b"second"})
+    {"add": _add_file, "remove": _remove_file, "replace": _replace_same_bytes}[change](out)
+    expected = {**contents(out), "v1/extra.txt": b"extra"}
+    with transaction(out, prelink=Prelink(out), meanwhile=lambda: None, keep_base=True) as staging:
+        assert contents(staging) == contents(out) and inodes(staging) == inodes(out)
+        write_bytes(staging / "v1" / "extra.txt", b"extra")
+    assert contents(out) == expected and same_tree(out, base_path(out)) and beside(tmp_path) == []
+
+
+def test_a_transaction_without_prelink_starts_from_the_kept_copy_and_one_that_keeps_none_drops_it(tmp_path: Path):
+    """The version commands' transactions (no Prelink, no keep_base) stage in the kept copy too, and
+    remove the replaced site and any kept copy: it would no longer match OUT."""
+    out = make_site(tmp_path / "site")
+    _keep_once(out, {"v1/index.html": b"second"})
+    base_files = inodes(base_path(out))
+    with transaction(out) as staging:
+        assert inodes(staging) == base_files and not base_path(out).exists()
+        write_bytes(staging / "v2" / "index.html", b"v2")
+    assert not base_path(out).exists() and beside(tmp_path) == []
+    assert contents(out)["v2/index.html"] == b"v2"
+
+
+def test_a_failing_build_leaves_out_as_it_was_and_the_next_one_links_afresh(tmp_path: Path):
+    """The kept copy taken as staging by a build that then fails is removed with the staging folder;
+    OUT is untouched and the next build makes its own linked copy again."""
+    out = make_site(tmp_path / "site")
+    _keep_once(out, {"v1/index.html": b"second"})
+    before = tree_digest(out)
+    with pytest.raises(RuntimeError):
+        with transaction(out, prelink=Prelink(out), meanwhile=lambda: None, keep_base=True) as staging:
+            write_bytes(staging / "v1" / "index.html", b"half")
+            raise RuntimeError("render failed")
+    assert tree_digest(out) == before and not base_path(out).exists() and beside(tmp_path) == []
+    prelink = Prelink(out)
+    assert prelink.proc is not None  # no kept copy: a child links one
+    _keep_once(out, {"v1/index.html": b"third"})
+    prelink.discard()
+    assert contents(out)["v1/index.html"] == b"third" and same_tree(out, base_path(out))
+
+
+def test_recover_removes_a_kept_copy_of_a_site_that_is_gone(tmp_path: Path):
+    out = make_site(tmp_path / "site")
+    _keep_once(out, {"v1/index.html": b"second"})
+    shutil.rmtree(out)
+    recover(out.resolve())
+    assert not base_path(out).exists()
+    with transaction(out, prelink=None, meanwhile=lambda: None, keep_base=True) as staging:
+        write_bytes(staging / "index.html", b"fresh")
+    assert contents(out) == {"index.html": b"fresh"} and not base_path(out).exists()  # nothing replaced, nothing kept
