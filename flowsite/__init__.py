@@ -1,7 +1,14 @@
 """flowsite: versioned static sites of business-IT alignment scorecards."""
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
+
+# flowsite does no linear algebra, but numpy's OpenBLAS starts a helper thread per core when numpy
+# is imported, and they spin for a tenth of a second of CPU taken from the build on two cores.
+# Only a default: a value the user set is kept, and it matters only before numpy's first import.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def __getattr__(name: str):
