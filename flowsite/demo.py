@@ -294,7 +294,7 @@ def _write_project(directory: Path, scale: str, vs_names: list[str], mixes: np.n
         f"[[figure {vs_names[0]} flow_velocity]] items a month.\n\n[[chart {vs_names[0]} lead_time]]\n",
         encoding="utf-8",
     )
-    (directory / ".gitignore").write_text("data/\nsite/\n", encoding="utf-8")
+    (directory / ".gitignore").write_text("data/\nsite/\n.site.flowsite.*\n", encoding="utf-8")
 
 
 def create_demo(directory: Path, scale: str, *, seed: int = 7, force: bool = False) -> dict[str, int]:
