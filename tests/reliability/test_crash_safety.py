@@ -236,3 +236,29 @@ def test_lock_timeout_is_a_clear_error(built, tmp_path: Path):
     assert "site: another flowsite build is writing this output folder (waited 0.5 s)" in output
     assert "hint: wait for it to finish, or build into another --out" in output
     assert tree_digest(site) == before
+
+
+def test_a_rebuild_keeps_the_replaced_site_beside_it_and_the_next_starts_from_it(tmp_path: Path, monkeypatch):
+    """Through the real entry point: the first build replaces nothing and keeps nothing; each later
+    one keeps the site it replaced as a linked copy of the new one (`.site.flowsite.base`), which
+    the next build stages in. The sites are the same as ones built without any kept copy."""
+    import shutil
+
+    from flowsite.publish import base_path, same_tree
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    project = write_tiny(tmp_path / "project")
+    site, plain = tmp_path / "site", tmp_path / "plain"
+    base = base_path(site)
+    assert run_cli("build", project, "--out", site, "--version", "2026-09").exit_code == 0
+    assert not base.exists()
+    for version in ("2026-10", "2026-11"):
+        r = run_cli("build", project, "--out", site, "--version", version)
+        assert r.exit_code == 0, r.output
+        assert base.is_dir() and same_tree(site, base) and same_tree(base, site)
+        assert leftovers(tmp_path) == []
+    for version in ("2026-09", "2026-10", "2026-11"):
+        assert run_cli("build", project, "--out", plain, "--version", version).exit_code == 0
+        shutil.rmtree(base_path(plain), ignore_errors=True)  # each build links afresh
+    assert tree_digest(site) == tree_digest(plain)
+    assert_whole_site(site)
