@@ -144,7 +144,7 @@ class Renderer:
         render_metric) and `parts` (`make` is a function of those, the config and the code)."""
         key = None
         if self.reuse is not None:
-            key = self.reuse.chart_key(name, rows, parts, hashes=rows.get_column(_HASH), columns=columns) if columns else self.reuse.chart_key(name, rows, parts)
+            key = self.reuse.chart_key(name, rows, parts, hashes=rows.get_column(_HASH) if columns else None, columns=columns)
         got = self.reuse.chart(key) if key is not None else None
         if got is not None:
             spec_json, svg, title, desc = got
