@@ -71,7 +71,7 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _vl_version() -> str:
+def vl_convert_version() -> str:
     """vl-convert makes the Vega bundle every version folder ships: part of a build's key."""
     try:
         from importlib.metadata import version
@@ -226,7 +226,7 @@ def build_key(config, out_dir: Path, args: dict) -> str | None:
     env = {k: os.environ.get(k) for k in ("SOURCE_DATE_EPOCH", "TZ")}
     import datetime as dt
 
-    parts = [__version__, _vl_version(), json.dumps(args, sort_keys=True, default=str), json.dumps(env, sort_keys=True), dt.date.today().isoformat()]
+    parts = [__version__, vl_convert_version(), json.dumps(args, sort_keys=True, default=str), json.dumps(env, sort_keys=True), dt.date.today().isoformat()]
     for p in sorted(files):
         parts.append(f"{p}\0{_file_digest(p) if p.is_file() else '-'}")
     parts.append(code_digest())
@@ -380,18 +380,24 @@ class BuildStore:
             shutil.rmtree(self._staged, ignore_errors=True)
             self._staged = None
 
-    def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str], digests: dict[str, str] | None = None) -> None:
+    def save(self, key: str, files: dict[str, bytes], state: dict, frames: dict, site_states: list[str], digests: dict[str, str] | None = None,
+             previous: str | None = None) -> None:
+        """`previous`: the key of the build that published the site this one replaces; the blobs
+        its entry lists are there (a blob is checked before use), most of this one's, and are not
+        looked for one by one (thirteen thousand stat calls at scale)."""
         if self.root is None:
             return
         entry = self.root / "builds" / key
         try:
             index = {}
             blobs = os.fspath(self.root / "blobs")  # paths as text: thirteen thousand files at scale
+            listed = _read(self.root / "builds" / previous / BLOB_LIST) if previous and previous != key else None
+            present = set(listed.decode("ascii", "replace").split()) if listed else set()
             for rel, data in sorted(files.items()):
                 digest = (digests or {}).get(rel) or hashlib.sha256(bytes(data)).hexdigest()
                 index[rel] = digest
                 blob = f"{blobs}/{digest[:2]}/{digest}"
-                if not os.path.exists(blob):
+                if digest not in present and not os.path.exists(blob):
                     _atomic_write(Path(blob), bytes(data))  # a publish.Spliced file read whole
             if self._staged is None:
                 self.stage(state, frames)

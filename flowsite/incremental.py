@@ -492,6 +492,12 @@ class StreamCache:
             os.utime(entry)
         return frame, meta["report"], meta["warnings"]
 
+    def has_loaded(self, config, name: str, spec) -> bool:
+        """Whether an earlier build's load of this dataset from the same files is kept (a look at
+        the folder only: `loaded` checks it)."""
+        key = self._load_key(config, name, spec)
+        return key is not None and (self.root / "loads" / f"{name}-{key}").is_dir()
+
     def keep_loaded(self, name: str, frame: pl.DataFrame, report, warnings: list) -> None:
         """A dataset loaded afresh: written to the cache while the site is published."""
         if name in self.load_keys:

@@ -280,6 +280,70 @@ def test_unchanged_datasets_come_from_the_load_cache_with_their_warnings(sample_
     assert result.results.figures.equals(cold.results.figures)
 
 
+def test_datasets_loaded_afresh_are_begun_first_largest_first(sample_project: Path, tmp_path: Path, cache_dir: Path):
+    """The two loading threads take the datasets to read and normalise first, largest file first,
+    then the ones the load cache gives: the longest tasks are not queued behind the cached ones.
+    The problems and reports keep the config's order all the same."""
+    from flowsite.config import load_config
+
+    config = load_config(sample_project)
+    names = list(config.sources)
+    size = {n: sum(p.stat().st_size for p in load_mod.expand(config, config.sources[n])) for n in names}
+    by_size = sorted(names, key=lambda n: -size[n])
+    assert load_mod._longest_first(config, names, None) == by_size
+
+    class Kept:
+        def has_loaded(self, config, name, spec):
+            return name in kept
+
+    kept = set(by_size[:2])
+    order = load_mod._longest_first(config, names, Kept())
+    assert order == [n for n in by_size if n not in kept] + [n for n in by_size if n in kept]
+
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    streams = StreamCache.open(config, site)
+    assert [n for n in names if not streams.has_loaded(config, n, config.sources[n])] == ["work_items"]
+    loaded = load_mod.load_sources(config, reuse=streams)
+    assert list(loaded.reports) == names
+
+
+def test_a_blob_the_last_entry_lists_is_not_looked_for_and_a_missing_one_costs_a_miss(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A build's whole-build entry takes the blobs the entry of the build it replaces lists as there
+    (no stat of each). One missing all the same makes an entry that lists it a miss when loaded
+    (`BuildStore.load` checks every blob), never a site with a file missing."""
+    import json
+
+    import flowsite.cache as cache_mod
+
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    first = cache_mod.BuildStore().site_record(site)["key"]
+    listed = set((cache_dir / "builds" / first / cache_mod.BLOB_LIST).read_text().split())
+    looked: list[str] = []
+    real = os.path.exists
+    monkeypatch.setattr(cache_mod.os.path, "exists", lambda p: looked.append(os.fspath(p)) or real(p))
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    _build(sample_project, site)
+    monkeypatch.setattr(cache_mod.os.path, "exists", real)
+    second = cache_mod.BuildStore().site_record(site)["key"]
+    assert second != first
+    files = json.loads((cache_dir / "builds" / second / "index.json").read_text())["files"]
+    blob_paths = [p for p in looked if f"{os.sep}blobs{os.sep}" in p]
+    assert blob_paths and not any(Path(p).name in listed for p in blob_paths)
+    assert {Path(p).name for p in blob_paths} == set(files.values()) - listed
+
+    # Blobs both entries list, removed from the cache: the second entry is then a miss when loaded.
+    state = json.loads((cache_dir / "builds" / second / "index.json").read_text())["site_states"][0]
+    assert cache_mod.BuildStore().load(second, state) is not None
+    shared = sorted(set(files.values()) & listed)
+    assert shared
+    for digest in shared:
+        (cache_dir / "blobs" / digest[:2] / digest).unlink()
+    assert cache_mod.BuildStore().load(second, state) is None
+
+
 def _garbage(path: Path) -> None:
     path.write_bytes(b"not an arrow file")
 
