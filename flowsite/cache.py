@@ -105,8 +105,10 @@ class _DigestMemo:
         self.root: Path | None = None
         self.dirty = False
         # Files too new for the memo, by signature, for the rest of one build only: a data file
-        # edited just before a build is asked for by the build key and by its dataset's load key.
+        # edited just before a build is asked for by the build key and by its dataset's load key;
+        # a version's files and its aliases' are one inode (links), read once.
         self.recent: dict[str, list] = {}
+        self.inodes: dict[tuple[int, ...], str] = {}
 
     def _load(self) -> dict[str, list]:
         root = cache_dir()
@@ -136,7 +138,9 @@ class _DigestMemo:
         recent = self.recent.get(key)
         if recent is not None and recent[:4] == sig:
             return recent[4]
-        digest = _hash_file(path)
+        inode = (st.st_dev, *sig)
+        digest = self.inodes.get(inode) or _hash_file(path)
+        self.inodes[inode] = digest
         if max(st.st_mtime_ns, st.st_ctime_ns) < now - self.RACY_NS:
             entries[key] = sig + [digest]
             self.dirty = True
@@ -179,6 +183,7 @@ def new_build() -> None:
     changed too recently for the memo (`build` calls this first)."""
     code_digest.cache_clear()
     _memo.recent.clear()
+    _memo.inodes.clear()
 
 
 def flush_digests() -> None:

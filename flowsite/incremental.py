@@ -1020,7 +1020,9 @@ class StreamCache:
         """The key of one value stream's piece of a page that spans value streams: its scorecard
         page's key (which stands for the scorecard) and what else the piece is made from."""
         page = self._page_key(card, narrative)
-        return None if page is None else f"{page} {name} {json.dumps(parts)}"
+        # repr, not JSON: the parts are text and numbers, and this runs for every row of every
+        # metric page (ten thousand at scale).
+        return None if page is None else f"{page} {name} {parts!r}"
 
     def fragment(self, key: str) -> str | None:
         text = self._pack_text("fragments", key)

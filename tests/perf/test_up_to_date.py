@@ -158,6 +158,26 @@ def test_the_digest_memo_notices_an_input_changed_with_its_size_and_mtime_kept(s
     assert tree_digest(site) == tree_digest(cold_site)
 
 
+def test_links_to_one_file_are_read_once_per_build_and_again_once_it_changes(tmp_path: Path, cache_dir: Path, monkeypatch):
+    """A version's files and its aliases' are links to one inode: hashed once in a build. A change
+    (a new size or time on the inode) is hashed again, and a new build forgets what it knew."""
+    monkeypatch.setattr(cache_mod, "_memo", cache_mod._DigestMemo())
+    real = cache_mod._hash_file
+    read: list[str] = []
+    monkeypatch.setattr(cache_mod, "_hash_file", lambda p: read.append(os.fspath(p)) or real(p))
+    a, b = tmp_path / "v1.json", tmp_path / "latest.json"
+    a.write_bytes(b"one")
+    os.link(a, b)
+    assert cache_mod._file_digest(a) == cache_mod._file_digest(b) == real(a)
+    assert read == [os.fspath(a)]
+    a.write_bytes(b"two, longer")
+    assert cache_mod._file_digest(b) == real(a)
+    assert read == [os.fspath(a), os.fspath(b)]
+    cache_mod.new_build()
+    assert cache_mod._file_digest(a) == real(a)
+    assert read == [os.fspath(a), os.fspath(b), os.fspath(a)]
+
+
 # ---- `flowsite build` with nothing to do answers before the heavy imports ---------------------------------
 def _summary(output: str) -> list[str]:
     """The CLI's report without its timing."""
