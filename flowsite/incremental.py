@@ -669,6 +669,7 @@ class StreamCache:
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
         linked = self._links(frames)
         self.snapshot = self._snapshot(self.context)
+        drill = self._drill_frames()
         parts = None
         old = self.snapshot.get("metrics") if self.snapshot and not linked else None
         if old is not None:
@@ -689,6 +690,7 @@ class StreamCache:
                         if subset is None:
                             break
                         fresh = compute(subset, [v for v in vs_ids if v in streams], fams)
+                        drill()
                         if fams is not None:
                             fresh = _with_other_families(old, fresh, streams, fams)
                         if _same(old, fresh, ballast):
@@ -696,12 +698,15 @@ class StreamCache:
                             self.kept, self.checked = kept - ballast, ballast
                             break
                 else:
+                    drill()
                     parts, self.same_frames = _merge(old, _empty_like(old), kept)
                     self.kept = kept
                 if parts is not None:
                     self.recomputed = sorted(changed)
             except (ValueError, pl.exceptions.PolarsError):
                 parts = None
+        with contextlib.suppress(ValueError):
+            drill()  # for the drill-down CSVs, which compare with the snapshot's frames
         if parts is None:
             parts = compute(clipped, vs_ids)
             self.recomputed = None
@@ -711,6 +716,29 @@ class StreamCache:
         self.parts = parts
         self.decomposable = not linked
         return parts
+
+    def _drill_frames(self) -> Callable[[], None]:
+        """Begin reading the snapshot's drill-down frames in a thread: the largest part of it,
+        needed only once the changed value streams are computed. Read with the snapshot, they
+        took CPU from loading the data, which keeps both cores busy; the metric stage leaves
+        one spare. The function returned waits for them and puts them in the snapshot (as
+        "drill"); it raises ValueError if one is damaged, and the snapshot's metrics are then none."""
+        m = (self.snapshot or {}).get("metrics")
+        files = m.pop("drill_files", None) if m is not None else None
+        if files is None:
+            return lambda: None
+        result = in_thread(_read_signed, files)
+
+        def wait() -> None:
+            if "drill" in m:
+                return
+            try:
+                m["drill"] = result()
+            except Exception as exc:  # noqa: BLE001 - any unreadable frame: a miss
+                if self.snapshot is not None and self.snapshot.get("metrics") is m:
+                    self.snapshot["metrics"] = None
+                raise ValueError("a damaged snapshot frame") from exc
+        return wait
 
     def first_timestamps(self, clipped: dict[str, pl.DataFrame], compute: Callable[[dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
         """`compute(clipped)` (metrics.first_timestamps), with the kept value streams' rows from the
@@ -1081,15 +1109,11 @@ class StreamCache:
             out = {"pages": index.get("pages", {}), "packs": index.get("packs") or {}, "csv": {name: c for name, c in ((index.get("metrics") or {}).get("csv") or {}).items() if self._blob_intact(c)}}
             m = index.get("metrics")
             if m is not None:
-                frames = {}
-                for name, sig in m["frames"].items():
-                    path = entry / f"{name}.arrow"
-                    frames[name] = pl.read_ipc(path)
-                    if _sig(path.stat()) != sig:  # signed after reading: a write meanwhile shows too
-                        raise ValueError("damaged")
+                # The drill-down frames, most of the snapshot's bytes, are read by `metrics` (see _drill_frames).
+                drill = {name.removeprefix("drill-"): (entry / f"{name}.arrow", sig) for name, sig in m["frames"].items() if name.startswith("drill-")}
+                frames = _read_signed({name: (entry / f"{name}.arrow", sig) for name, sig in m["frames"].items() if not name.startswith("drill-")})
                 out["metrics"] = {"digests": m["digests"], "datasets": m.get("datasets") or {}, "owner": m.get("owner") or {}, "figures": frames["figures"], "excl": frames["exclusions"], "wip": frames.get("daily_wip"), "skeleton": m["exclusions"],
-                                  "drill": {k.removeprefix("drill-"): v for k, v in frames.items() if k.startswith("drill-")},
-                                  "starts": None if m.get("starts") is None else {name: frames[f"starts-{name}"] for name in m["starts"]}}
+                                  "drill_files": drill, "starts": None if m.get("starts") is None else {name: frames[f"starts-{name}"] for name in m["starts"]}}
             with contextlib.suppress(OSError):
                 os.utime(entry)
             return out
@@ -1224,6 +1248,17 @@ class StreamCache:
             return
         finally:
             self.discard()  # what a failed save staged is not left behind
+
+
+def _read_signed(files: dict[str, tuple[Path, list[int]]]) -> dict[str, pl.DataFrame]:
+    """Arrow files of a snapshot by name, each checked against its stat signature after reading
+    (a write meanwhile shows too); ValueError when one differs."""
+    frames = {}
+    for name, (path, sig) in files.items():
+        frames[name] = pl.read_ipc(path)
+        if _sig(path.stat()) != sig:
+            raise ValueError(f"damaged snapshot frame {name}")
+    return frames
 
 
 def _mapped(path: Path) -> memoryview:

@@ -123,16 +123,18 @@ def test_a_change_that_moves_as_of_computes_everything_and_is_identical(sample_p
     assert "metrics: computed in full" in stages and not any("reused" in s for s in stages)
 
 
-@pytest.mark.parametrize("damage", ["arrow", "index", "blobs", "pack", "pack+blobs", "missing"])
+@pytest.mark.parametrize("damage", ["arrow", "index", "blobs", "pack", "pack+blobs", "missing", "drill-arrow", "drill-missing"])
 def test_a_damaged_stream_cache_costs_only_time(sample_project: Path, tmp_path: Path, cache_dir: Path, damage: str):
+    """The drill-down frames are read apart from the rest of the snapshot (in the metric stage):
+    one of them damaged or gone makes its metrics a miss, its pages still good."""
     site = tmp_path / "site"
     _build(sample_project, site)
     _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
     snapshots = [p for p in (cache_dir / "streams").iterdir() if not p.name.startswith(".")]
     assert snapshots
     for snap in snapshots:
-        if damage == "arrow":
-            for f in snap.glob("*.arrow"):
+        if damage in ("arrow", "drill-arrow"):
+            for f in snap.glob("*.arrow" if damage == "arrow" else "drill-*.arrow"):
                 data = bytearray(f.read_bytes())
                 data[len(data) // 2] ^= 0xFF  # a flipped byte, same length
                 f.write_bytes(bytes(data))
@@ -141,6 +143,8 @@ def test_a_damaged_stream_cache_costs_only_time(sample_project: Path, tmp_path: 
         elif damage == "missing":
             for f in snap.glob("*.arrow"):
                 f.unlink()
+        elif damage == "drill-missing":
+            next(snap.glob("drill-*.arrow")).unlink()
         if "pack" in damage:
             data = bytearray((snap / "pages.pack").read_bytes())
             data[len(data) // 2] ^= 0xFF
@@ -155,7 +159,7 @@ def test_a_damaged_stream_cache_costs_only_time(sample_project: Path, tmp_path: 
     else:
         assert "metrics: computed in full" in stages
     # Unchanged pages come from the pages' pack, else from their blobs; both damaged, none is reused.
-    assert any("reused" in s for s in stages) == (damage in ("blobs", "pack"))
+    assert any("reused" in s for s in stages) == (damage in ("blobs", "pack", "drill-arrow", "drill-missing"))
 
 
 def test_a_stream_added_and_one_removed_from_the_config(sample_project: Path, tmp_path: Path, cache_dir: Path):
