@@ -669,10 +669,10 @@ class StreamCache:
                                json.dumps(shape, sort_keys=True), json.dumps(glob, sort_keys=True), json.dumps(vs_ids))
         linked = self._links(frames)
         self.snapshot = self._snapshot(self.context)
-        drill = self._drill_frames()
         parts = None
         old = self.snapshot.get("metrics") if self.snapshot and not linked else None
         if old is not None:
+            drill = self._drill_frames()
             streams = set(digests) | set(vs_ids)
             changed = {vs for vs in streams if old["digests"].get(vs) != digests.get(vs)}
             kept = (streams - changed) & set(old["digests"])
@@ -705,8 +705,6 @@ class StreamCache:
                     self.recomputed = sorted(changed)
             except (ValueError, pl.exceptions.PolarsError):
                 parts = None
-        with contextlib.suppress(ValueError):
-            drill()  # for the drill-down CSVs, which compare with the snapshot's frames
         if parts is None:
             parts = compute(clipped, vs_ids)
             self.recomputed = None
@@ -722,7 +720,8 @@ class StreamCache:
         needed only once the changed value streams are computed. Read with the snapshot, they
         took CPU from loading the data, which keeps both cores busy; the metric stage leaves
         one spare. The function returned waits for them and puts them in the snapshot (as
-        "drill"); it raises ValueError if one is damaged, and the snapshot's metrics are then none."""
+        "drill", which the merge and the drill-down CSVs read); it raises ValueError if one is
+        damaged, and the snapshot's metrics are then none. Not waited for, they are never used."""
         m = (self.snapshot or {}).get("metrics")
         files = m.pop("drill_files", None) if m is not None else None
         if files is None:
