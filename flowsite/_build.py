@@ -345,6 +345,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         results = compute_metrics(config, datasets.frames, streams=streams)
         if streams is not None:
             progress("metrics", streams.note)
+            streams.begin_drill_csvs(results.drilldown)
         model = plugins.chain("on_scorecard", build_scorecards(config, results, reuse=streams.scorecards(results) if streams is not None else None), config=config)
         # The loaded data is not needed past the metrics; at 10M rows it is most of the memory.
         datasets = dataclasses.replace(datasets, frames={})

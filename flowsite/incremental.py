@@ -434,6 +434,8 @@ class StreamCache:
         self.fresh_loads: dict[str, tuple] = {}
         self.new_digests: dict[str, dict] = {}
         self.row_states: dict[str, RowState] = {}  # datasets whose digests were computed this build
+        self.project: str | None = None  # the project and output folder (see _volatile)
+        self._drills: tuple[dict[str, pl.DataFrame], Callable[[], dict]] | None = None  # see begin_drill_csvs
 
     @classmethod
     def open(cls, config, out_dir: Path) -> StreamCache | None:
@@ -441,6 +443,7 @@ class StreamCache:
         if static is None:
             return None
         cache = cls(static)
+        cache.project = _digest(str(config.project_dir.resolve()), str(out_dir.resolve()))
         cache._prefetch()
         return cache
 
@@ -620,10 +623,37 @@ class StreamCache:
         _atomic_write(memo, b"1" if linked else b"0")
         return linked
 
+    def _volatile(self) -> set[str]:
+        """The datasets loaded afresh whose files changed in the last build of this project that
+        loaded data, as they did in this one: an export refreshed for every run. Their frames
+        are not kept, since the next build will almost surely find their files changed again
+        (at L, compressing and writing the status changes' 10M rows took 0.6 s of CPU beside
+        the pages, for an entry never read). A dataset changed after a build that found it
+        unchanged is kept, and one whose files then stay the same is kept by the next build."""
+        if self.project is None:
+            return set()
+        path = self.root / "loads" / "seen" / f"{self.project}.json"
+        last: dict = {}
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            got = json.loads(path.read_bytes())
+            last = got if isinstance(got, dict) else {}
+        now = {}
+        for name, key in self.load_keys.items():
+            prev = last.get(name)
+            prev = prev if isinstance(prev, list) and len(prev) == 2 else None
+            now[name] = [key, prev is not None and prev[0] != key]
+        with contextlib.suppress(OSError):
+            _atomic_write(path, json.dumps(now, sort_keys=True).encode())
+            seen = sorted((p for p in path.parent.iterdir() if p.suffix == ".json" and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in seen[64:]:
+                old.unlink()
+        return {name for name in self.fresh_loads if name in now and now[name][1] and last[name][1]}
+
     def _stage_loads(self) -> None:
-        """Write the datasets loaded afresh, and new per-stream digests of cached ones."""
+        """Write the datasets loaded afresh (but the volatile ones), and new per-stream digests of cached ones."""
         base = self.root / "loads"
-        for name in sorted(set(self.fresh_loads) | set(self.new_digests)):
+        volatile = self._volatile()
+        for name in sorted((set(self.fresh_loads) | set(self.new_digests)) - volatile):
             key = self.load_keys[name]
             entry = base / f"{name}-{key}"
             try:
@@ -845,7 +875,24 @@ class StreamCache:
         return self._pickles.get(id(obj))
 
     # -- drill-down CSVs and figures.csv --
+    def begin_drill_csvs(self, drilldown: dict[str, pl.DataFrame]) -> None:
+        """Make the drill-down CSVs (`drill_csv`) in a thread as soon as the metrics are known, largest
+        first, when the last build's files can be spliced: the changed value streams' lines are
+        written by polars and the spliced files then written out as blobs, the longest chain of a
+        rebuild's render stage, while the scorecards are assembled; begun with the render stage,
+        the lines waited behind the cache's frames, which are written from then on."""
+        if not self.kept or self._drills is not None:
+            return
+        order = sorted(drilldown.items(), key=lambda item: (-item[1].height, item[0]))
+        self._drills = (drilldown, in_thread(lambda: {name: self._drill_csv(name, df) for name, df in order}))
+
     def drill_csv(self, name: str, df: pl.DataFrame) -> bytes | Spliced:
+        """data/<name>.csv: the one `begin_drill_csvs` made for this very frame, else made now."""
+        if self._drills is not None and self._drills[0].get(name) is df:
+            return self._drills[1]()[name]
+        return self._drill_csv(name, df)
+
+    def _drill_csv(self, name: str, df: pl.DataFrame) -> bytes | Spliced:
         """data/<name>.csv. A value stream whose rows are those of the snapshot (it came from it, or
         was recomputed to the same rows) has the same lines as in the last build's file (a row's
         CSV line depends on that row alone), so they are read from it straight into place; only

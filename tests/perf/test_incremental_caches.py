@@ -280,6 +280,35 @@ def test_unchanged_datasets_come_from_the_load_cache_with_their_warnings(sample_
     assert result.results.figures.equals(cold.results.figures)
 
 
+def test_a_dataset_changed_in_two_builds_running_is_not_kept_until_its_files_stay_the_same(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch, normalized):
+    """Work items changed in two builds running (an export refreshed for every run): the second
+    build's load of them is not written to the load cache, which the next build would not read.
+    A build that finds them as the last one did loads them afresh and keeps them again; the
+    site is a cold build's throughout."""
+    def kept() -> int:
+        return len([p for p in (cache_dir / "loads").glob("work_items-*") if (p / "frame.arrow").is_file()])
+
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    assert kept() == 1
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    _build(sample_project, site)
+    assert kept() == 2  # changed after a build that found them unchanged: kept
+    _append(sample_project, "work_items.csv", CATALOG_ITEM)
+    _build(sample_project, site)
+    assert kept() == 2  # changed in two builds running: not kept
+    for n, item in enumerate((DROPPED_INCIDENT, DROPPED_INCIDENT.replace("INC-", "INC-9"))):
+        _append(sample_project, "incidents.csv", item)
+        cold_site = _copy_site(site, tmp_path / "cold")
+        normalized.clear()
+        _build(sample_project, site)
+        # The same work items as the last build's: loaded afresh once, then from the cache.
+        assert sorted(normalized) == (["incidents", "work_items"] if n == 0 else ["incidents"])
+        assert kept() == 3
+    _cold(sample_project, cold_site, monkeypatch, tmp_path / "empty-cache")
+    assert tree_digest(site) == tree_digest(cold_site)
+
+
 def test_datasets_loaded_afresh_are_begun_first_largest_first(sample_project: Path, tmp_path: Path, cache_dir: Path):
     """The two loading threads take the datasets to read and normalise first, largest file first,
     then the ones the load cache gives: the longest tasks are not queued behind the cached ones.
@@ -392,25 +421,26 @@ def test_data_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_pro
     written: dict[str, list[int]] = {}  # drill-down -> rows of each csv_bytes call made for it
     found: dict[str, bool] = {}
     caches: list[StreamCache] = []
-    current: list[str] = []
-    real_drill, real_figures, real_old, real_csv = StreamCache.drill_csv, StreamCache.figures_csv, StreamCache._old_csv, incremental.csv_bytes
+    # The drill-down CSVs are made in a thread begun with the render stage's, figures.csv in another.
+    current: dict[int, str] = {}
+    real_drill, real_figures, real_old, real_csv = StreamCache._drill_csv, StreamCache.figures_csv, StreamCache._old_csv, incremental.csv_bytes
 
     def drill_csv(self, name, df):
         caches.append(self)
         written[name] = []
-        current.append(name)
+        current[threading.get_ident()] = name
         try:
             return real_drill(self, name, df)
         finally:
-            current.pop()
+            del current[threading.get_ident()]
 
     def figures_csv(self, df):
         written["figures"] = []
-        current.append("figures")
+        current[threading.get_ident()] = "figures"
         try:
             return real_figures(self, df)
         finally:
-            current.pop()
+            del current[threading.get_ident()]
 
     def old_csv(self, name):
         got = real_old(self, name)
@@ -418,11 +448,11 @@ def test_data_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_pro
         return got
 
     def spy_csv(df, **kw):
-        if current:
-            written[current[-1]].append(df.height)
+        if threading.get_ident() in current:
+            written[current[threading.get_ident()]].append(df.height)
         return real_csv(df, **kw)
 
-    monkeypatch.setattr(StreamCache, "drill_csv", drill_csv)
+    monkeypatch.setattr(StreamCache, "_drill_csv", drill_csv)
     monkeypatch.setattr(StreamCache, "figures_csv", figures_csv)
     monkeypatch.setattr(StreamCache, "_old_csv", old_csv)
     monkeypatch.setattr(incremental, "csv_bytes", spy_csv)
@@ -436,6 +466,7 @@ def test_data_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_pro
         assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
         kept = caches[0].kept
         assert kept, "no value stream's rows came from the snapshot"
+        assert caches[0]._drills is not None  # begun as the metric stage ended (see begin_drill_csvs)
         drill = result.results.drilldown
         assert set(found) == set(written) == set(drill) | {"figures"} and all(found.values())
         figures = result.results.figures
