@@ -365,8 +365,10 @@ def _with_other_families(old: dict, fresh: StreamParts, streams: set[str], famil
     return StreamParts(pl.concat(parts, how="vertical_relaxed"), drill, excl, wip, {**owner, **fresh.owner})
 
 
-def _subset(clipped: dict[str, pl.DataFrame], streams: set[str]) -> dict[str, pl.DataFrame] | None:
-    """The rows of `streams` in every dataset, or None when a subset would not compute like the whole."""
+def _subset(clipped: dict[str, pl.DataFrame], streams: set[str], codes: RowState | None = None) -> dict[str, pl.DataFrame] | None:
+    """The rows of `streams` in every dataset, or None when a subset would not compute like the whole.
+    `codes`: the status changes' row state of this build, made from this very frame (each row's
+    value stream number, by its work item's id)."""
     ids = sorted(streams)
     out = {}
     for name, df in clipped.items():
@@ -376,7 +378,14 @@ def _subset(clipped: dict[str, pl.DataFrame], streams: set[str]) -> dict[str, pl
         if name in out:
             continue
         if name == "status_changes" and "work_items" in out and "item_id" in df.columns:
-            sub = df.filter(pl.col("item_id").is_in(out["work_items"].get_column("id").implode()))
+            if codes is not None and codes.codes is not None and len(codes.codes) == df.height:
+                # Narrowed first by value stream number (integers, where the ids are a lookup of
+                # 10M texts at L); the ids then decide, as without: every row of a work item of
+                # `streams` has one of their numbers.
+                narrowed = df.filter(codes.codes.is_in([i for i, vs in enumerate(codes.names) if vs in streams]).fill_null(False))
+            else:
+                narrowed = df
+            sub = narrowed.filter(pl.col("item_id").is_in(out["work_items"].get_column("id").implode()))
             if df.height and not sub.height:
                 return None  # flow metrics switch to "no status history" on an empty frame
             out[name] = sub
@@ -435,6 +444,7 @@ class StreamCache:
         self.new_digests: dict[str, dict] = {}
         self.row_states: dict[str, RowState] = {}  # datasets whose digests were computed this build
         self.project: str | None = None  # the project and output folder (see _volatile)
+        self._states_of: dict[str, tuple[pl.DataFrame, RowState]] = {}  # dataset -> (the frame, its row state) made this build
         self._drills: tuple[dict[str, pl.DataFrame], Callable[[], dict]] | None = None  # see begin_drill_csvs
 
     @classmethod
@@ -554,6 +564,7 @@ class StreamCache:
         if result is None:
             result = full_state(name, df, frames)
         digests, state = result
+        self._states_of[name] = (df, state)
         if key is not None:
             state.key = key
             state.items_key = self.load_keys.get("work_items") if name == "status_changes" else None
@@ -716,7 +727,7 @@ class StreamCache:
                     names = set(clipped) if fams is None else {n for f in fams for n in FAMILIES[f]}
                     for ballast in _ballasts(kept, {n: c for n, c in sizes.items() if n in names}):
                         streams = changed | ballast
-                        subset = _subset({n: df for n, df in clipped.items() if n in names}, streams)
+                        subset = _subset({n: df for n, df in clipped.items() if n in names}, streams, self._codes_of("status_changes", clipped))
                         if subset is None:
                             break
                         fresh = compute(subset, [v for v in vs_ids if v in streams], fams)
@@ -744,6 +755,11 @@ class StreamCache:
         self.parts = parts
         self.decomposable = not linked
         return parts
+
+    def _codes_of(self, name: str, clipped: dict[str, pl.DataFrame]) -> RowState | None:
+        """The row state this build made of dataset `name`, when made from the frame the metrics see."""
+        got = self._states_of.get(name)
+        return got[1] if got is not None and clipped.get(name) is got[0] else None
 
     def _drill_frames(self) -> Callable[[], None]:
         """Begin reading the snapshot's drill-down frames in a thread: the largest part of it,

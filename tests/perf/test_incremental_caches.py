@@ -98,6 +98,25 @@ def test_csv_spans_one_row_per_stream():
     _spans_hold(frame([(vs, 1.5, "x,y", 1, True, 0) for vs in STREAMS]))
 
 
+# ---- _subset --------------------------------------------------------------------------------------
+@PROPS
+@given(st.data())
+def test_status_changes_narrowed_by_value_stream_number_are_the_rows_of_the_subsets_work_items(data):
+    """The status changes of a subset, taken first by the value stream numbers of the row state
+    (then by id), are exactly those taken by id alone: in order, orphans included."""
+    ids = sorted(data.draw(st.sets(st.sampled_from([f"W-{i}" for i in range(12)]), min_size=1)))  # checked distinct on loading
+    wi = pl.DataFrame({"id": ids, "value_stream": [data.draw(st.sampled_from(STREAMS)) for _ in ids]}).sort("value_stream", maintain_order=True)
+    items = data.draw(st.lists(st.sampled_from(ids + ["orphan", "W-99"]), max_size=40))
+    sc = pl.DataFrame({"item_id": items, "status": ["Done"] * len(items)}, schema={"item_id": pl.String, "status": pl.String})
+    frames = {"work_items": wi, "status_changes": sc}
+    streams = data.draw(st.sets(st.sampled_from(STREAMS), min_size=1))
+    state = digests.full_state("status_changes", sc, frames)[1]
+    plain, narrowed = incremental._subset(frames, streams), incremental._subset(frames, streams, state)
+    assert (plain is None) == (narrowed is None)
+    if plain is not None:
+        assert narrowed["status_changes"].equals(plain["status_changes"]) and narrowed["work_items"].equals(plain["work_items"])
+
+
 # ---- csv_bytes ---------------------------------------------------------------------------------------
 @PROPS
 @given(st.data())
