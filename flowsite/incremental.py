@@ -754,6 +754,7 @@ class StreamCache:
             f"{len(self.recomputed)} value stream(s) recomputed, the others cached" if self.recomputed is not None else "computed in full")
         self.parts = parts
         self.decomposable = not linked
+        self._states_of.clear()  # they hold the loaded frames, which the build lets go of after the metrics
         return parts
 
     def _codes_of(self, name: str, clipped: dict[str, pl.DataFrame]) -> RowState | None:
