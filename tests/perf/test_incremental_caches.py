@@ -440,7 +440,7 @@ def test_data_csvs_copy_the_kept_streams_lines_and_match_a_cold_build(sample_pro
     written: dict[str, list[int]] = {}  # drill-down -> rows of each csv_bytes call made for it
     found: dict[str, bool] = {}
     caches: list[StreamCache] = []
-    # The drill-down CSVs are made in a thread begun with the render stage's, figures.csv in another.
+    # The drill-down CSVs are made in a thread begun as the metric stage ends, figures.csv in another.
     current: dict[int, str] = {}
     real_drill, real_figures, real_old, real_csv = StreamCache._drill_csv, StreamCache.figures_csv, StreamCache._old_csv, incremental.csv_bytes
 
