@@ -221,8 +221,8 @@ class Renderer:
         if wi is not None:
             period_start = self.results.periods[0].start
             done = wi.filter(pl.col("done_at").is_not_null() & (pl.col("done_at") >= period_start))
-            days = done.get_column("flow_time_days").drop_nulls().to_list()
-            if days:
+            days = done.get_column("flow_time_days").drop_nulls().to_numpy()
+            if len(days):
                 ft = card.figure("flow_time")
                 p85 = card.figure("flow_time_p85")
                 out["flow_time"] = self.chart(charts.flow_time_spec(days, card.name, ft.window_value if ft else None, p85.window_value if p85 else None), root)

@@ -653,15 +653,21 @@ def draw_metric(theme: Theme, title: str, rows: list[dict], *, periods: list[str
     return f.svg()
 
 
-def draw_flow_time(theme: Theme, title: str, days: list[float], marks: list[dict], *, width: float, height: float, color: str,
-                   rule_color: str, x_title: str, y_title: str) -> str:
-    """A histogram of flow times (Vega's nice bins, at most 30) with dashed p50 and p85 rules."""
-    f = Frame(theme, title, width, height)
-    vals = np.asarray(days, dtype=float)
+def histogram_bins(values, maxbins: int = 30) -> tuple[float, float, float, list[int]]:
+    """(start, stop, step, counts) of Vega's nice bins over the finite values, as Vega-Lite's
+    `bin: {maxbins}` makes them."""
+    vals = np.asarray(values, dtype=float)
     vals = vals[np.isfinite(vals)]
     lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
-    start, stop, step = bin_params(lo, hi, 30)
-    counts = bin_counts(vals, start, stop, step)
+    start, stop, step = bin_params(lo, hi, maxbins)
+    return start, stop, step, bin_counts(vals, start, stop, step)
+
+
+def draw_flow_time(theme: Theme, title: str, bins: tuple[float, float, float, list[int]], marks: list[dict], *, width: float, height: float,
+                   color: str, rule_color: str, x_title: str, y_title: str) -> str:
+    """A histogram of flow times (`histogram_bins`: Vega's nice bins, at most 30) with dashed p50 and p85 rules."""
+    f = Frame(theme, title, width, height)
+    start, stop, step, counts = bins
     rules = [m for m in marks if _finite(m.get("days"))]
     d0 = min([start] + [m["days"] for m in rules])
     d1 = max([stop] + [m["days"] for m in rules])

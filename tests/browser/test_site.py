@@ -179,6 +179,18 @@ def test_interactive_chart_loads_the_bundle_only_on_request(open_page):
     rec.check()
 
 
+def test_interactive_flow_time_chart_has_the_static_charts_bars(open_page):
+    # Its spec is binned at build time (a row per bin): Vega draws those rows as the SVG did.
+    page, rec = open_page(PAGES["scorecard"])
+    fig = page.locator("figure.chart[aria-label^='Flow time distribution']")
+    static = fig.locator(".chart-svg rect").count()
+    assert static > 3
+    fig.locator(".chart-interactive").click()
+    fig.locator(".chart-svg.vega-embed svg").wait_for()
+    assert fig.locator(".chart-svg.vega-embed g.mark-rect path").count() == static
+    rec.check()
+
+
 def test_first_load_of_a_scorecard_is_light(open_page):
     page, rec = open_page(PAGES["scorecard"], idle=True)
     total = sum(len(r.body()) for r in rec.responses if r.status == 200)

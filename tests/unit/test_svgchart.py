@@ -202,6 +202,29 @@ def test_few_streams_get_points_and_a_full_legend():
     assert "more</text>" not in svg and svg.count("h0") == 60 and 'stroke-linecap="round"' in svg
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.floats(min_value=0, max_value=2000, allow_nan=False), st.just(float("nan")), st.just(float("inf"))), min_size=1, max_size=300))
+def test_flow_time_spec_rows_are_the_bars_the_svg_draws(days):
+    spec = charts.flow_time_spec(days, "Checkout", None, None)
+    rows = spec["data"]["values"]  # one layer: Altair puts its data at the top
+    finite = [d for d in days if d == d and d != float("inf")]
+    assert sum(r["items"] for r in rows) == len(finite)  # every finite value in exactly one bin
+    assert all(r["items"] > 0 and r["from"] < r["to"] for r in rows)
+    assert all(a["to"] <= b["from"] for a, b in zip(rows, rows[1:]))
+    assert len(rows) <= 30
+    bars = re.findall(r"<title>Days: [^\n]*\nItems: ([\d,]+)</title>", spec.draw())
+    assert [int(b.replace(",", "")) for b in bars] == [r["items"] for r in rows]
+
+
+def test_flow_time_spec_of_a_large_value_stream_stays_small():
+    import json
+
+    days = [(i * 7919 % 100_003) / 1000 for i in range(200_000)]
+    spec = charts.flow_time_spec(days, "Checkout", 40.0, 85.0)
+    assert len(json.dumps(spec)) < 8_000  # a row per bin: it was 3 MB with a row per item
+    assert "200000 items" in spec["description"] and spec["layer"][0]["encoding"]["x"]["bin"] == "binned"
+
+
 def test_drawing_is_deterministic():
     first = {k: charts.to_svg(s) for k, s in all_specs().items()}
     svgchart._em_width.cache_clear()
