@@ -8,8 +8,8 @@ For each scale it generates the demo project (`flowsite demo`), then times three
 fresh process: cold (empty cache, empty output), rebuild with nothing changed, and rebuild after one
 value stream's data changed (with `--builds N`, each kind N times, a different value stream changed
 each time, and the fastest run reported). Per stage (load, metrics, charts, render, write) it prints wall seconds,
-CPU seconds (the build process and its children) and peak RSS (sampled every 20 ms, build
-process plus workers; a child that has not yet replaced the build's program is the build's own
+CPU seconds (the build process and its children) and peak RSS (sampled every 20 ms from the
+benchmark's own process, build process plus workers; a child that has not yet replaced the build's program is the build's own
 pages, not counted twice), and for each build the whole process's wall seconds, from Python's start
 to its exit, which is what a user waits for (and, after the rebuilds with nothing changed, the
 same rebuild run as `flowsite build`, which answers before importing polars). Then, in one process on the same loaded data, it times flowsite's metric
@@ -43,47 +43,11 @@ STAGES = ("load", "metrics", "charts", "render", "write")
 # The child: one build, instrumented. Stage boundaries come from flowsite's progress callback;
 # "charts" is the time spent building chart specs and drawing their SVGs inside the render stage.
 CHILD = r'''
-import json, os, resource, sys, threading, time
-from pathlib import Path
-
-def _cmdline(pid):
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-
-def rss_tree(pid, parent_cmdline=None):
-    # A child between fork and exec still runs the parent's program on the parent's pages: its
-    # VmRSS is those pages again, not memory of its own, so it is not added.
-    cmdline = _cmdline(pid)
-    if parent_cmdline is not None and cmdline == parent_cmdline:
-        return 0
-    total = 0
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-    except OSError:
-        return 0
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in task.read_text().split():
-            total += rss_tree(int(child), cmdline)
-    return total
+import json, os, resource, sys, time
 
 def cpu():
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-state = {"stage": "config", "peak": {}, "run": True}
-def sample():
-    me = os.getpid()
-    while state["run"]:
-        r = rss_tree(me)
-        st = state["stage"]
-        state["peak"][st] = max(state["peak"].get(st, 0), r)
-        time.sleep(0.02)
-threading.Thread(target=sample, daemon=True).start()
 
 import flowsite.charts as charts
 charts_time = {"wall": 0.0, "cpu": 0.0}
@@ -109,31 +73,71 @@ def svgs(self):
     return out
 charts.ChartRenderer.svgs = svgs
 
+# Stage bounds on the system-wide monotonic clock: the parent, which samples this process's
+# memory, files its samples under them.
 marks = []
 def progress(stage, message):
-    state["stage"] = stage
-    marks.append((stage, time.perf_counter(), cpu()))
+    marks.append((stage, time.perf_counter(), cpu(), time.monotonic()))
 
 from flowsite._build import build
 t0, c0 = time.perf_counter(), cpu()
-marks.append(("config", t0, c0))
+marks.append(("config", t0, c0, time.monotonic()))
 result = build(sys.argv[1], out=sys.argv[2], progress=progress)
-marks.append(("end", time.perf_counter(), cpu()))
-state["run"] = False
+marks.append(("end", time.perf_counter(), cpu(), time.monotonic()))
 stages = {}
-for (name, t, c), (_, t2, c2) in zip(marks, marks[1:]):
-    s = stages.setdefault(name, {"wall": 0.0, "cpu": 0.0, "peak_rss": 0})
+for (name, t, c, _), (_, t2, c2, _) in zip(marks, marks[1:]):
+    s = stages.setdefault(name, {"wall": 0.0, "cpu": 0.0})
     s["wall"] += t2 - t
     s["cpu"] += c2 - c
-for name, peak in state["peak"].items():
-    stages.setdefault(name, {"wall": 0.0, "cpu": 0.0, "peak_rss": 0})["peak_rss"] = peak
 if "render" in stages:
-    stages["charts"] = {"wall": charts_time["wall"], "cpu": charts_time["cpu"], "peak_rss": stages["render"]["peak_rss"]}
+    stages["charts"] = {"wall": charts_time["wall"], "cpu": charts_time["cpu"]}
     stages["render"]["wall"] -= charts_time["wall"]
     stages["render"]["cpu"] -= charts_time["cpu"]
-print(json.dumps({"stages": stages, "total": {"wall": marks[-1][1] - t0, "cpu": marks[-1][2] - c0, "peak_rss": max(state["peak"].values())},
+print(json.dumps({"stages": stages, "total": {"wall": marks[-1][1] - t0, "cpu": marks[-1][2] - c0}, "bounds": [(m[0], m[3]) for m in marks],
                   "files": len(result.files), "scorecards": len(result.model.scorecards), "charts": counts}))
 '''
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+def rss_tree(pid: int, parent_cmdline: bytes | None = None) -> int:
+    """Resident bytes of process PID and its descendants."""
+    # A child between fork and exec still runs the parent's program on the parent's pages: its
+    # VmRSS is those pages again, not memory of its own, so it is not added.
+    cmdline = _cmdline(pid)
+    if parent_cmdline is not None and cmdline == parent_cmdline:
+        return 0
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = task.read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            total += rss_tree(int(child), cmdline)
+    return total
+
+
+def _peaks(samples: list[tuple[float, int]], bounds: list[tuple[str, float]]) -> dict[str, int]:
+    """The largest sample within each stage's bounds."""
+    peaks: dict[str, int] = {}
+    for (name, start), (_, end) in zip(bounds, bounds[1:]):
+        inside = [r for t, r in samples if start <= t <= end]
+        if inside:
+            peaks[name] = max(peaks.get(name, 0), max(inside))
+    return peaks
 
 
 def run_cli_build(project: Path, out: Path, cache: Path) -> float:
@@ -150,16 +154,32 @@ def run_cli_build(project: Path, out: Path, cache: Path) -> float:
 
 
 def run_build(project: Path, out: Path, cache: Path) -> dict:
+    """One instrumented build in a child process. Its memory is sampled every 20 ms from here:
+    a sampling thread inside the build took the interpreter from it 50 times a second (at L it
+    made a one-value-stream rebuild a tenth slower)."""
     env = dict(os.environ, FLOWSITE_CACHE_DIR=str(cache), SOURCE_DATE_EPOCH="1764547200")
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(project), str(out)], env=env, capture_output=True, text=True)
-    process_wall = time.perf_counter() - t
+    samples: list[tuple[float, int]] = []
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(project), str(out)], env=env, stdout=out_f, stderr=err_f)
+        while proc.poll() is None:
+            samples.append((time.monotonic(), rss_tree(proc.pid)))
+            time.sleep(0.02)
+        process_wall = time.perf_counter() - t
+        out_f.seek(0)
+        err_f.seek(0)
+        stdout, stderr = out_f.read().decode(), err_f.read().decode(errors="replace")
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
+        sys.stderr.write(stderr)
         raise SystemExit(f"build of {project} failed")
     # The stages are timed from the call of `build`; what a user waits for also holds Python's
-    # start, the imports and the exit (the sampler's own imports add a little to it here).
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]), process_wall=process_wall)
+    # start, the imports and the exit.
+    got = json.loads(stdout.strip().splitlines()[-1])
+    peaks = _peaks(samples, got.pop("bounds"))
+    for name, s in got["stages"].items():
+        s["peak_rss"] = peaks.get("render" if name == "charts" else name, 0)
+    got["total"]["peak_rss"] = max(peaks.values(), default=0)
+    return dict(got, process_wall=process_wall)
 
 
 def change_one_stream(project: Path, stream: str) -> int:
