@@ -178,8 +178,8 @@ def metric_spec(metric_name: str, unit: str, figures: pl.DataFrame, names: dict[
 
 def flow_time_spec(days, vs_name: str, p50: float | None, p85: float | None) -> dict:
     """Flow times (DAYS: a sequence of floats) as a histogram. Binned here, as the static SVG is:
-    the spec carries a row per bin, not one per item (a large value stream's spec was a megabyte,
-    and serialising it the most of a rebuild's page work)."""
+    the spec carries a row per bin, not one per item (a large value stream's spec was a megabyte
+    of JSON, made on every build that drew it and fetched by every interactive view of it)."""
     # Hundredths of a day (a quarter of an hour) are the chart's precision.
     start, stop, step, counts = svgchart.histogram_bins(np.round(np.asarray(days, dtype=float), 2), 30)
     # Edges rounded to the step's precision: 0.1 + 0.2 is written 0.3, as Vega labels it.
