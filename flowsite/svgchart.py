@@ -260,6 +260,16 @@ def bin_counts(values, start: float, stop: float, step: float) -> list[int]:
     return np.bincount(np.clip(idx, 0, n - 1), minlength=n).tolist()
 
 
+def histogram_bins(values, maxbins: int = 30) -> tuple[float, float, float, list[int]]:
+    """(start, stop, step, counts) of Vega's nice bins over the finite values, as Vega-Lite's
+    `bin: {maxbins}` makes them."""
+    vals = np.asarray(values, dtype=float)
+    vals = vals[np.isfinite(vals)]
+    lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
+    start, stop, step = bin_params(lo, hi, maxbins)
+    return start, stop, step, bin_counts(vals, start, stop, step)
+
+
 # ---- time ticks (d3-time, as Vega's time scale and its multi-format labels) --------------------
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
@@ -651,16 +661,6 @@ def draw_metric(theme: Theme, title: str, rows: list[dict], *, periods: list[str
     f.add(*(f'<path d="{"".join(d)}" stroke="{c}" stroke-width="5.4" stroke-linecap="round"/>' for c, d in dots.items()))
     f.legend = Legend([(n, palette[i % len(palette)]) for i, n in enumerate(names)], "circle", legend_title)
     return f.svg()
-
-
-def histogram_bins(values, maxbins: int = 30) -> tuple[float, float, float, list[int]]:
-    """(start, stop, step, counts) of Vega's nice bins over the finite values, as Vega-Lite's
-    `bin: {maxbins}` makes them."""
-    vals = np.asarray(values, dtype=float)
-    vals = vals[np.isfinite(vals)]
-    lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
-    start, stop, step = bin_params(lo, hi, maxbins)
-    return start, stop, step, bin_counts(vals, start, stop, step)
 
 
 def draw_flow_time(theme: Theme, title: str, bins: tuple[float, float, float, list[int]], marks: list[dict], *, width: float, height: float,
