@@ -640,7 +640,9 @@ class StreamCache:
         are not kept, since the next build will almost surely find their files changed again
         (at L, compressing and writing the status changes' 10M rows took 0.6 s of CPU beside
         the pages, for an entry never read). A dataset changed after a build that found it
-        unchanged is kept, and one whose files then stay the same is kept by the next build."""
+        unchanged is kept, and one whose files then stay the same is kept by the next build.
+        Records this build's load keys, and which of them changed, for the next build to ask the
+        same (one small JSON file per project and output folder, the newest 64 kept)."""
         if self.project is None:
             return set()
         path = self.root / "loads" / "seen" / f"{self.project}.json"
