@@ -377,6 +377,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
         prev_doc = history.document(prev.version)
     current_doc = metrics_document(model, results, version, version_title, figures=False)  # data_files writes the figures
     comparison = compare(prev_doc, current_doc, history.earlier(versions, version))
+    comparison.sources = history.documents_digest()
 
     # The caches' frames and state are written in a thread while the site is rendered and published
     # (polars and hashlib write without holding the interpreter).

@@ -77,6 +77,9 @@ class Comparison:
     dropped_figures: list[tuple[str, str]] = field(default_factory=list)
     releases: list[str] = field(default_factory=list)  # versions in `trends`, oldest first
     trends: list[Trend] = field(default_factory=list)
+    # A digest of the earlier versions' documents it was made from (None: not known), which stands
+    # for them where the compare page keeps a value stream's rows from the last build.
+    sources: str | None = None
 
     @property
     def status_changes(self) -> list[Change]:

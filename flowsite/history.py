@@ -74,6 +74,7 @@ class History:
     restored_default: str | None = None
     source: str | None = None
     notes: list[str] = field(default_factory=list)
+    _documents: dict[str, tuple[dict | None, str | None]] = field(default_factory=dict, repr=False)  # see document
 
     # ---- restoring -------------------------------------------------------------------------
     @classmethod
@@ -214,13 +215,26 @@ class History:
         return None
 
     def document(self, name: str) -> dict | None:
+        """Version NAME's data/metrics.json, read once per build (the compare page reads the previous
+        version's for its changes and again among the earlier ones for its trends). Not to be
+        changed by the caller."""
+        if name not in self._documents:
+            self._documents[name] = self._read_document(name)
+        return self._documents[name][0]
+
+    def documents_digest(self) -> str:
+        """A digest of every document `document` read (and of the versions it found none for)."""
+        return hashlib.sha256(json.dumps(sorted((name, d) for name, (_, d) in self._documents.items())).encode()).hexdigest()
+
+    def _read_document(self, name: str) -> tuple[dict | None, str | None]:
         folder = self._folder(name)
         if folder is None:
-            return None
+            return None, None
         try:
-            return json.loads((folder / "data" / "metrics.json").read_text(encoding="utf-8"))
+            raw = (folder / "data" / "metrics.json").read_bytes()
+            return json.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            return None
+            return None, None
 
     def earlier(self, versions: Versions, version: str, limit: int = 24) -> list[dict]:
         """metrics.json of the versions older than VERSION, oldest first (at most LIMIT)."""

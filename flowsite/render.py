@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ class Renderer:
             site=self.model, config=self.config, version=self.version, version_title=self.version_title, root=root, path=path,
             pages=self.pages, flowsite_version=__version__, csp=CSP, known_versions=self.known_versions,
             canonical=(self.config.base_url.rstrip("/") + f"/{self.version}/" + path.removesuffix("index.html")) if self.config.base_url else None,
-            sparkline=self.sparkline, metric_rows=self.metric_rows, overview_cards=self.overview_cards, **ctx,
+            sparkline=self.sparkline, metric_rows=self.metric_rows, overview_cards=self.overview_cards, comparison_rows=self.comparison_rows, **ctx,
         )
         html = tpl.render(**plugins.chain("on_page_context", context, config=self.config, template=template, path=path))
         self.files[path] = html.encode("utf-8")
@@ -193,6 +194,31 @@ class Renderer:
     def overview_cards(self, cards: list[Scorecard], benchmark: str, sparkline) -> Markup:
         return Markup("".join(self._piece("overview_card", card, [i, benchmark], i, benchmark, sparkline) for i, card in enumerate(cards, 1)))
 
+    def comparison_rows(self, comparison, table: str, root: str, *args: Any) -> Markup:
+        """The rows of the compare page's table of `changes` or `trends` (the macro `change_rows` or
+        `trend_rows` of `_rows.html`), a value stream at a time. A value stream's rows are made from
+        its scorecard and the earlier versions' documents (`comparison.sources` stands for those),
+        so they are kept from the last build with its scorecard page while both are the same."""
+        macro = {"changes": "change_rows", "trends": "trend_rows"}[table]
+        groups = [(vs, list(items)) for vs, items in itertools.groupby(getattr(comparison, table), key=lambda x: x.value_stream)]
+        # One piece per value stream: split otherwise, a piece would stand for only part of its rows.
+        keyed = getattr(comparison, "sources", None) is not None and len({vs for vs, _ in groups}) == len(groups)
+        cards = {card.id: card for card in self.model.scorecards} if keyed else {}
+        extra = (self.sparkline,) if table == "trends" else ()
+        out = []
+        for vs, items in groups:
+            card = cards.get(vs)
+            if card is not None:
+                out.append(self._piece(macro, card, [comparison.sources, root, *args], items, root, *args, *extra))
+            else:
+                out.append(str(getattr(self._rows_module(), macro)(None, items, root, *args, *extra)))
+        return Markup("".join(out))
+
+    def _rows_module(self) -> Any:
+        if self._rows is None:
+            self._rows = self.env.get_template("_rows.html").module
+        return self._rows
+
     def _piece(self, name: str, card: Scorecard, parts: list, *args: Any) -> str:
         """The macro NAME of `_rows.html` for CARD; PARTS: what else than the scorecard it is made from."""
         key = None
@@ -201,9 +227,7 @@ class Renderer:
             got = self.reuse.fragment(key) if key is not None else None
             if got is not None:
                 return got
-        if self._rows is None:
-            self._rows = self.env.get_template("_rows.html").module
-        html = str(getattr(self._rows, name)(card, *args))
+        html = str(getattr(self._rows_module(), name)(card, *args))
         if key is not None:
             self.reuse.fragments[key] = html
         return html

@@ -645,6 +645,56 @@ def test_the_rows_of_kept_value_streams_on_the_metric_pages_and_overview_come_fr
     assert kept == [] and {vs for _, vs in rendered} >= {"catalog", "payments"}
 
 
+def test_the_compare_pages_rows_of_kept_value_streams_come_from_the_last_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """On a site with an earlier version, the compare page's tables are rendered again only for the
+    changed value stream; an earlier version's document edited since makes them all new. The site
+    is a cold build's each time."""
+    from flowsite.render import Renderer
+
+    site = tmp_path / "site"
+    late = "NW-9999{n},Story,{vs},Late item,2026-11-02T09:00:00Z,2026-11-25T15:00:00Z,,3\n"  # moves the last month's figures
+    _build(sample_project, site, version="v1")
+    _append(sample_project, "work_items.csv", late.format(n=1, vs="catalog"))
+    _build(sample_project, site, version="v2")
+    _append(sample_project, "work_items.csv", late.format(n=2, vs="payments"))
+    rendered: list[tuple[str, str]] = []
+    kept: list[tuple[str, str]] = []
+    real_piece, real_lookup = Renderer._piece, StreamCache.fragment
+    current: list[tuple[str, str]] = []
+
+    def piece(self, name, card, *args):
+        current.append((name, card.id))
+        try:
+            return real_piece(self, name, card, *args)
+        finally:
+            current.pop()
+
+    def lookup(self, key):
+        got = real_lookup(self, key)
+        (kept if got is not None else rendered).append(current[-1])
+        return got
+
+    monkeypatch.setattr(Renderer, "_piece", piece)
+    monkeypatch.setattr(StreamCache, "fragment", lookup)
+    _rebuild(sample_project, site, tmp_path, version="v2")  # asserts the whole site equals a cold build's
+    others = {"catalog", "checkout", "mobile-app", "support-tools"}
+    assert {vs for name, vs in rendered if name in ("trend_rows", "change_rows")} == {"payments"}
+    assert {vs for name, vs in kept if name == "trend_rows"} == others
+    assert {vs for name, vs in kept if name == "change_rows"} == {"catalog"} and ("change_rows", "payments") in rendered
+    page = (site / "v2" / "compare" / "index.html").read_text(encoding="utf-8")
+    assert "Across releases" in page and page.count('<tr><th scope="row"><a href="../value-streams/') >= 2
+
+    # The earlier version's document as the trends read it changes: no row is kept.
+    doc = site / "v1" / "data" / "metrics.json"
+    doc.write_text(doc.read_text(encoding="utf-8").replace('"value": ', '"value": 1', 1), encoding="utf-8")
+    _append(sample_project, "work_items.csv", late.format(n=3, vs="payments"))
+    kept.clear()
+    rendered.clear()
+    _rebuild(sample_project, site, tmp_path, version="v2")
+    assert not [k for k in kept if k[0] in ("trend_rows", "change_rows")]
+    assert {vs for name, vs in rendered if name == "trend_rows"} == others | {"payments"}
+
+
 def test_kept_things_made_from_a_value_streams_rows_come_from_the_last_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
     """After a new work item of one value stream: the other value streams' scorecards, badges, figure
     lines and scorecard entries of data/metrics.json, and the metric pages' charts whose rows did not change (the DORA ones),
