@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from flowsite.errors import BuildError
 from flowsite.publish import (OLD_PREFIX, PRELINK_PREFIX, STAGING_PREFIX, Prelink, base_path, link_tree, recover, remove_tree, same_tree,
-                              transaction, write_bytes)
+                              transaction, tree_stat, write_bytes)
 from tests.conftest import tree_digest
 
 SITE = {
@@ -130,6 +130,26 @@ def test_in_place_write_keeps_same_tree_true_and_shows_in_the_copy(tmp_path: Pat
     assert same_tree(out, copy)
     assert (copy / "v1" / "index.html").read_bytes() == b"rewritten in place"
     assert contents(copy) == contents(out)
+
+
+def test_tree_stat_gives_every_link_of_a_file_its_inodes_signature(tmp_path: Path):
+    """The alias folder's links share their version's signatures (looked up once per inode); a copy,
+    a file written since and a symbolic link each have their own, as os.lstat gives them."""
+    out = make_site(tmp_path / "site")
+    remove_tree(out / "latest")
+    link_tree(out / "v1", out / "latest")
+    write_bytes(out / "latest" / "copy.txt", b"leaf")
+    os.symlink("index.html", out / "v1" / "link.html")
+    with open(out / "v1" / "deep" / "er" / "leaf.txt", "ab") as f:
+        f.write(b" grown")  # through one link: both show it
+    sigs = tree_stat(out)
+    for rel, sig in sigs.items():
+        if sig != ("dir",):
+            st = os.lstat(out / rel)
+            assert sig == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode), rel
+    assert sigs["latest/deep/er/leaf.txt"] == sigs["v1/deep/er/leaf.txt"] and sigs["v1/deep/er/leaf.txt"][0] == len(b"leaf grown")
+    assert sigs["latest/copy.txt"][3] != sigs["v1/deep/er/leaf.txt"][3]
+    assert sigs["latest/deep"] == ("dir",) and "latest/link.html" not in sigs and sigs["v1/link.html"][4] & 0o170000 == 0o120000
 
 
 def test_same_tree_is_false_when_a_side_is_missing(tmp_path: Path):
