@@ -420,7 +420,7 @@ class StreamCache:
         self.figure_digests: dict[str, str] = {}  # value stream -> digest of its rows of the figures frame
         self._packs: dict[str, tuple | None] = {}  # see _pack
         self._pack_lock = threading.Lock()
-        self.fragments: dict[str, str] = {}  # key -> html of the rows this build used (see fragment_key)
+        self.fragments: dict[str, bytes] = {}  # key -> html (UTF-8) of the rows this build used (see fragment_key)
         self.figure_blocks: dict[str, str] = {}  # figure digest -> a value stream's lines of data/metrics.json
         self.card_jsons: dict[str, str] = {}  # scorecard key -> its entry of data/metrics.json
         self._figures: pl.DataFrame | None = None  # the frame figure_digests were made from
@@ -1117,11 +1117,12 @@ class StreamCache:
         # metric page (ten thousand at scale).
         return None if page is None else f"{page} {name} {parts!r}"
 
-    def fragment(self, key: str) -> str | None:
-        text = self._pack_text("fragments", key)
-        if text is not None:
-            self.fragments[key] = text
-        return text
+    def fragment(self, key: str) -> bytes | None:
+        """The rows (UTF-8) the last build kept under `key`; kept for the next build too."""
+        data = self._pack_item("fragments", key)
+        if data is not None:
+            self.fragments[key] = data
+        return data
 
     def _pack_text(self, name: str, key: str) -> str | None:
         data = self._pack_item(name, key)
@@ -1271,7 +1272,7 @@ class StreamCache:
             if self._staged is None:
                 return
             tmp, _ = self._staged
-            packs = {"pages": self._page_blobs(pages, files, digests), "fragments": {k: v.encode("utf-8") for k, v in self.fragments.items()},
+            packs = {"pages": self._page_blobs(pages, files, digests), "fragments": self.fragments,
                      "figures": {k: v.encode("utf-8") for k, v in self.figure_blocks.items()},
                      "card-json": {k: v.encode("utf-8") for k, v in self.card_jsons.items()}, **self.pickled_packs}
             self._prepared = {"pages": pages, "metrics": None, "packs": {name: _write_pack(tmp / f"{name}.pack", items, self._pack_source(name)) for name, items in packs.items()}}

@@ -10,6 +10,7 @@ import html
 import itertools
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -124,6 +125,10 @@ class Renderer:
         self._wi_parts: dict[str, pl.DataFrame] | None = None
         self.reuse = None  # incremental.StreamCache: scorecard pages of unchanged value streams
         self._rows = None  # the macros of _rows.html
+        # Value streams' rows kept as UTF-8 (see _piece): a token in the page's text, put in once the page is bytes.
+        self._spliced: list[bytes] = []
+        self._nonce = secrets.token_hex(8)  # a token no data can hold
+        self._splice_token = re.compile(rb"\x00rows:" + self._nonce.encode() + rb":(\d+)\x00")
         self._by_metric: dict[str, pl.DataFrame] | None = None  # the figures frame's rows per metric (see render_metric)
         self._figure_of: dict[tuple[str, str], Figure] = {}  # (value stream, metric) -> its figure on the scorecard
         self._narratives: dict[str, list[dict]] = {}
@@ -184,7 +189,11 @@ class Renderer:
             sparkline=self.sparkline, metric_rows=self.metric_rows, overview_cards=self.overview_cards, comparison_rows=self.comparison_rows, **ctx,
         )
         html = tpl.render(**plugins.chain("on_page_context", context, config=self.config, template=template, path=path))
-        self.files[path] = html.encode("utf-8")
+        data = html.encode("utf-8")
+        if self._spliced:
+            pieces, self._spliced = self._spliced, []
+            data = self._splice_token.sub(lambda m: pieces[int(m.group(1))], data)
+        self.files[path] = data
 
     # One value stream's rows of the pages that span value streams are macros of `_rows.html`;
     # when `reuse` keeps the value stream's scorecard page, its rows come from the last build too.
@@ -220,17 +229,19 @@ class Renderer:
         return self._rows
 
     def _piece(self, name: str, card: Scorecard, parts: list, *args: Any) -> str:
-        """The macro NAME of `_rows.html` for CARD; PARTS: what else than the scorecard it is made from."""
-        key = None
-        if self.reuse is not None:
-            key = self.reuse.fragment_key(card, self.narrative(card), name, parts)
-            got = self.reuse.fragment(key) if key is not None else None
-            if got is not None:
-                return got
-        html = str(getattr(self._rows_module(), name)(card, *args))
-        if key is not None:
-            self.reuse.fragments[key] = html
-        return html
+        """The macro NAME of `_rows.html` for CARD; PARTS: what else than the scorecard it is made from.
+
+        Kept by `reuse`, the rows stay UTF-8 from the last build's pack to the page: the text holds a
+        token that `render` replaces (at scale the overview and the metric pages are megabytes of
+        rows, each decoded, copied into the page's text and encoded again)."""
+        key = self.reuse.fragment_key(card, self.narrative(card), name, parts) if self.reuse is not None else None
+        if key is None:
+            return str(getattr(self._rows_module(), name)(card, *args))
+        data = self.reuse.fragment(key)
+        if data is None:
+            data = self.reuse.fragments[key] = str(getattr(self._rows_module(), name)(card, *args)).encode("utf-8")
+        self._spliced.append(data)
+        return f"\x00rows:{self._nonce}:{len(self._spliced) - 1}\x00"
 
     def sparkline(self, fig: Figure) -> Markup:
         values = [p.value for p in fig.trend]
