@@ -211,7 +211,7 @@ class Renderer:
         macro = {"changes": "change_rows", "trends": "trend_rows"}[table]
         groups = [(vs, list(items)) for vs, items in itertools.groupby(getattr(comparison, table), key=lambda x: x.value_stream)]
         # One piece per value stream: split otherwise, a piece would stand for only part of its rows.
-        keyed = getattr(comparison, "sources", None) is not None and len({vs for vs, _ in groups}) == len(groups)
+        keyed = comparison.sources is not None and len({vs for vs, _ in groups}) == len(groups)
         cards = {card.id: card for card in self.model.scorecards} if keyed else {}
         extra = (self.sparkline,) if table == "trends" else ()
         out = []
