@@ -438,7 +438,9 @@ def tree_stat(root: Path) -> dict[str, Signature]:
                     sig = seen.get(known)
                     if sig is None:
                         st = e.stat(follow_symlinks=False)
-                        sig = seen[known] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+                        sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+                        if st.st_ino == known[1]:  # a listing whose inodes are not the files' (some union mounts) is not trusted
+                            seen[known] = sig
                     out[rel] = sig
 
     if root.is_dir() and not root.is_symlink():
