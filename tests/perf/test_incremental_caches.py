@@ -603,14 +603,11 @@ def test_a_failed_publish_leaves_no_staged_cache_folders_and_the_site_intact(sam
     _rebuild(sample_project, site, tmp_path)
 
 
-def test_the_rows_of_kept_value_streams_on_the_metric_pages_and_overview_come_from_the_last_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
-    """Only the changed value stream's rows of the pages that span value streams are rendered again;
-    the others' come from the snapshot's fragment pack, and the site is the cold build's."""
+def _watch_rows(monkeypatch) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(rendered, kept): the (macro, value stream) of every row piece of the pages that span value
+    streams that a build renders afresh or takes from the snapshot's fragment pack."""
     from flowsite.render import Renderer
 
-    site = tmp_path / "site"
-    _build(sample_project, site)
-    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
     rendered: list[tuple[str, str]] = []
     kept: list[tuple[str, str]] = []
     real_piece, real_lookup = Renderer._piece, StreamCache.fragment
@@ -630,6 +627,16 @@ def test_the_rows_of_kept_value_streams_on_the_metric_pages_and_overview_come_fr
 
     monkeypatch.setattr(Renderer, "_piece", piece)
     monkeypatch.setattr(StreamCache, "fragment", lookup)
+    return rendered, kept
+
+
+def test_the_rows_of_kept_value_streams_on_the_metric_pages_and_overview_come_from_the_last_build(sample_project: Path, tmp_path: Path, cache_dir: Path, monkeypatch):
+    """Only the changed value stream's rows of the pages that span value streams are rendered again;
+    the others' come from the snapshot's fragment pack, and the site is the cold build's."""
+    site = tmp_path / "site"
+    _build(sample_project, site)
+    _append(sample_project, "work_items.csv", PAYMENTS_ITEM)
+    rendered, kept = _watch_rows(monkeypatch)
     _rebuild(sample_project, site, tmp_path)  # asserts the whole site equals a cold build's
     assert {vs for _, vs in rendered} == {"payments"}
     assert {name for name, _ in kept} == {"metric_row", "overview_card"}
@@ -649,33 +656,13 @@ def test_the_compare_pages_rows_of_kept_value_streams_come_from_the_last_build(s
     """On a site with an earlier version, the compare page's tables are rendered again only for the
     changed value stream; an earlier version's document edited since makes them all new. The site
     is a cold build's each time."""
-    from flowsite.render import Renderer
-
     site = tmp_path / "site"
     late = "NW-9999{n},Story,{vs},Late item,2026-11-02T09:00:00Z,2026-11-25T15:00:00Z,,3\n"  # moves the last month's figures
     _build(sample_project, site, version="v1")
     _append(sample_project, "work_items.csv", late.format(n=1, vs="catalog"))
     _build(sample_project, site, version="v2")
     _append(sample_project, "work_items.csv", late.format(n=2, vs="payments"))
-    rendered: list[tuple[str, str]] = []
-    kept: list[tuple[str, str]] = []
-    real_piece, real_lookup = Renderer._piece, StreamCache.fragment
-    current: list[tuple[str, str]] = []
-
-    def piece(self, name, card, *args):
-        current.append((name, card.id))
-        try:
-            return real_piece(self, name, card, *args)
-        finally:
-            current.pop()
-
-    def lookup(self, key):
-        got = real_lookup(self, key)
-        (kept if got is not None else rendered).append(current[-1])
-        return got
-
-    monkeypatch.setattr(Renderer, "_piece", piece)
-    monkeypatch.setattr(StreamCache, "fragment", lookup)
+    rendered, kept = _watch_rows(monkeypatch)
     _rebuild(sample_project, site, tmp_path, version="v2")  # asserts the whole site equals a cold build's
     others = {"catalog", "checkout", "mobile-app", "support-tools"}
     assert {vs for name, vs in rendered if name in ("trend_rows", "change_rows")} == {"payments"}
