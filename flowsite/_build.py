@@ -360,6 +360,7 @@ def build(project: str | Path = ".", *, out: str | Path | None = None, version: 
     versions = Versions.load(out_dir / "versions.json")
     # Earlier versions from the published site or a history archive (CI runs that start empty).
     history = History.restore(out_dir, url=history_url, archive=history_archive)
+    history.memo = store.root / "documents" if store is not None and store.root is not None else None
     for note in history.notes:
         progress("history", note)
     versions = history.merge(versions)

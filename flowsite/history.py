@@ -10,11 +10,13 @@ download changes nothing; the build's transaction then links them into the new s
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import os
+import pickle
 import tarfile
 import tempfile
 import urllib.error
@@ -24,6 +26,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .cache import _atomic_write
 from .errors import BuildError, Problem, VersionError
 from .publish import link_tree, remove_tree
 from .versioning import Versions, read_default, sort_key, validate_name
@@ -32,6 +35,7 @@ MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "flowsite/manifest/v1"
 TIMEOUT = 30
 SCRATCH_PREFIX = ".flowsite-history-"
+MEMOS_KEPT = 200  # parsed documents kept in the cache (see History.document), the most recently used
 
 
 def _alive(pid: int) -> bool:
@@ -74,6 +78,7 @@ class History:
     restored_default: str | None = None
     source: str | None = None
     notes: list[str] = field(default_factory=list)
+    memo: Path | None = None  # a folder of the cache for the documents read (see document)
     _documents: dict[str, tuple[dict | None, str | None]] = field(default_factory=dict, repr=False)  # see document
 
     # ---- restoring -------------------------------------------------------------------------
@@ -215,9 +220,14 @@ class History:
         return None
 
     def document(self, name: str) -> dict | None:
-        """Version NAME's data/metrics.json, read once per build (the compare page reads the previous
-        version's for its changes and again among the earlier ones for its trends). Not to be
-        changed by the caller."""
+        """Version NAME's data/metrics.json without its figure list (the compare page reads its
+        metadata and scorecards), read once per build: the compare page reads the previous
+        version's for its changes and again among the earlier ones for its trends. Not to be
+        changed by the caller.
+
+        With `memo`, a document is parsed once for as long as its file stays the same (its stat
+        signature, which any write changes): at L a version's file is 15 MB, most of it the
+        figure list, and parsing it took a quarter of a second, for each of up to 24 earlier versions."""
         if name not in self._documents:
             self._documents[name] = self._read_document(name)
         return self._documents[name][0]
@@ -227,14 +237,43 @@ class History:
         return hashlib.sha256(json.dumps(sorted((name, d) for name, (_, d) in self._documents.items())).encode()).hexdigest()
 
     def _read_document(self, name: str) -> tuple[dict | None, str | None]:
+        """(the document without its figure list, the sha256 of its file)."""
         folder = self._folder(name)
         if folder is None:
             return None, None
+        path = folder / "data" / "metrics.json"
         try:
-            raw = (folder / "data" / "metrics.json").read_bytes()
-            return json.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
+            memo = self._memo_path(path)
+            if memo is not None:
+                with contextlib.suppress(Exception):  # a damaged memo is a miss
+                    doc, digest = pickle.loads(memo.read_bytes())
+                    if isinstance(doc, dict) and isinstance(digest, str):
+                        os.utime(memo)  # kept by _prune_memos while used
+                        return doc, digest
+            raw = path.read_bytes()
+            doc = json.loads(raw.decode("utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             return None, None
+        if isinstance(doc, dict):
+            doc.pop("figures", None)
+        digest = hashlib.sha256(raw).hexdigest()
+        if memo is not None and isinstance(doc, dict):
+            _atomic_write(memo, pickle.dumps((doc, digest), protocol=pickle.HIGHEST_PROTOCOL))
+            self._prune_memos()
+        return doc, digest
+
+    def _memo_path(self, path: Path) -> Path | None:
+        if self.memo is None:
+            return None
+        st = path.stat()
+        signature = f"v1\0{os.fspath(path.resolve())}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+        return self.memo / f"{hashlib.sha256(signature.encode()).hexdigest()}.pickle"
+
+    def _prune_memos(self, keep: int = MEMOS_KEPT) -> None:
+        with contextlib.suppress(OSError):
+            memos = sorted(self.memo.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in memos[keep:]:
+                old.unlink()
 
     def earlier(self, versions: Versions, version: str, limit: int = 24) -> list[dict]:
         """metrics.json of the versions older than VERSION, oldest first (at most LIMIT)."""

@@ -152,3 +152,41 @@ def test_a_corrupt_download_fails_the_build_and_changes_nothing(three_version_si
     (www / "site" / "2026-10" / "manifest.json").unlink()
     r = run_cli("build", project, "--out", out, "--version", "2026-12", "--history-url", url)
     assert r.exit_code == 1 and "without manifest.json" in r.output
+
+
+def test_earlier_documents_are_parsed_once_while_their_files_stay_the_same(tmp_path: Path, monkeypatch):
+    """A version's metrics.json is read without its figure list, and parsed again only once its file
+    changed (any write changes its stat signature); the cache keeps the most recently used parsed
+    ones, and a damaged one is a miss. Each parse is counted."""
+    from flowsite import history as history_mod
+    from flowsite.history import History
+
+    out = tmp_path / "site"
+    doc = {"metadata": {"version": "v1"}, "scorecards": [{"id": "a", "name": "A", "figures": []}], "figures": [{"metric": "m", "value": 1.0}] * 3}
+    path = out / "v1" / "data" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    parsed: list[int] = []
+    real_loads = json.loads
+    monkeypatch.setattr(history_mod.json, "loads", lambda text, *a, **k: parsed.append(1) or real_loads(text, *a, **k))
+    memo = tmp_path / "cache" / "documents"
+
+    def read() -> tuple[dict | None, str]:
+        h = History(out, memo=memo)
+        return h.document("v1"), h.documents_digest()
+
+    first, digest = read()
+    assert first == {"metadata": {"version": "v1"}, "scorecards": doc["scorecards"]} and len(parsed) == 1
+    assert read() == (first, digest) and len(parsed) == 1  # from the cache
+    assert History(out).document("v1") == first and len(parsed) == 2  # no cache: parsed
+
+    doc["scorecards"][0]["name"] = "B"  # the same size, written in place
+    with open(path, "r+", encoding="utf-8") as f:
+        f.write(json.dumps(doc))
+    second, digest2 = read()
+    assert second["scorecards"][0]["name"] == "B" and digest2 != digest and len(parsed) == 3
+
+    History(out, memo=memo)._prune_memos(keep=1)
+    assert len(list(memo.glob("*.pickle"))) == 1
+    (next(memo.glob("*.pickle"))).write_bytes(b"damaged")
+    assert read()[0] == second and len(parsed) == 4  # a damaged memo is a miss
