@@ -1,13 +1,10 @@
 """flowsite.yml: the typed schema, the YAML loader that remembers lines, and the Config model."""
 from __future__ import annotations
 
-import contextlib
 import glob as globmod
 import datetime as dt
 import hashlib
 import os
-import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ from typing import Any
 import yaml
 
 from . import _schema as s
+from . import memo as memo_store
 from .errors import ConfigError, Problem, SourceError
 
 CONFIG_NAMES = ("flowsite.yml", "flowsite.yaml")
@@ -369,22 +367,8 @@ def _memo_get(memo: Path | None, text: str) -> tuple[Path | None, tuple[Any, dic
     if memo is None:
         return None, None
     path = memo / (hashlib.sha256(text.encode("utf-8")).hexdigest() + ".pickle")
-    try:
-        got = pickle.loads(path.read_bytes())
-    except Exception:  # noqa: BLE001 - missing or damaged: parsed again
-        return path, None
+    got = memo_store.read(path)
     return path, got if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict) else None
-
-
-def _memo_put(path: Path, parsed: tuple[Any, dict[str, int]]) -> None:
-    with contextlib.suppress(Exception):  # a memo that cannot be written costs the next build time, nothing else
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, path)
-        for old in sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)[MEMO_KEEP:]:
-            old.unlink()
 
 
 def read_yaml(path: Path, display: str | None = None, memo: Path | None = None) -> tuple[Any, dict[str, int]]:
@@ -420,7 +404,7 @@ def read_yaml(path: Path, display: str | None = None, memo: Path | None = None) 
         if loader is not None:
             loader.dispose()
     if memo_file is not None:
-        _memo_put(memo_file, (data, lines))
+        memo_store.write(memo_file, (data, lines), MEMO_KEEP)
     return data, lines
 
 

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import tarfile
 import tempfile
 import urllib.error
@@ -26,7 +25,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .cache import _atomic_write
+from . import memo as memo_store
 from .errors import BuildError, Problem, VersionError
 from .publish import link_tree, remove_tree
 from .versioning import Versions, read_default, sort_key, validate_name
@@ -244,12 +243,11 @@ class History:
         path = folder / "data" / "metrics.json"
         try:
             memo = self._memo_path(path)
-            if memo is not None:
-                with contextlib.suppress(Exception):  # a damaged memo is a miss
-                    doc, digest = pickle.loads(memo.read_bytes())
-                    if isinstance(doc, dict) and isinstance(digest, str):
-                        os.utime(memo)  # kept by _prune_memos while used
-                        return doc, digest
+            got = memo_store.read(memo) if memo is not None else None
+            if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], dict) and isinstance(got[1], str):
+                with contextlib.suppress(OSError):
+                    os.utime(memo)  # a memo in use stays among the newest
+                return got
             raw = path.read_bytes()
             doc = json.loads(raw.decode("utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
@@ -258,8 +256,7 @@ class History:
             doc.pop("figures", None)
         digest = hashlib.sha256(raw).hexdigest()
         if memo is not None and isinstance(doc, dict):
-            _atomic_write(memo, pickle.dumps((doc, digest), protocol=pickle.HIGHEST_PROTOCOL))
-            self._prune_memos()
+            memo_store.write(memo, (doc, digest), MEMOS_KEPT)
         return doc, digest
 
     def _memo_path(self, path: Path) -> Path | None:
@@ -268,12 +265,6 @@ class History:
         st = path.stat()
         signature = f"v1\0{os.fspath(path.resolve())}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
         return self.memo / f"{hashlib.sha256(signature.encode()).hexdigest()}.pickle"
-
-    def _prune_memos(self, keep: int = MEMOS_KEPT) -> None:
-        with contextlib.suppress(OSError):
-            memos = sorted(self.memo.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in memos[keep:]:
-                old.unlink()
 
     def earlier(self, versions: Versions, version: str, limit: int = 24) -> list[dict]:
         """metrics.json of the versions older than VERSION, oldest first (at most LIMIT)."""
