@@ -778,7 +778,9 @@ def test_digests_of_datasets_edited_in_place_are_updated_from_the_row_state(samp
     assert "metrics: 1 value stream(s) recomputed, the others cached" in stages
     assert ("work_items", True) in used and ("status_changes", True) in used, used
 
-    for state in (cache_dir / "loads").glob("*.rows/rows.arrow"):
+    states = list((cache_dir / "loads").glob("*.rows/*.npy"))
+    assert states
+    for state in states:
         state.write_bytes(b"damaged" + state.read_bytes()[7:])
     used.clear()
     _shift_one_item(sample_project, "catalog")
