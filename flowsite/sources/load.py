@@ -85,7 +85,7 @@ def mapping_summary(frame: pl.DataFrame, known: dict[str, dict[str, int]] | None
         if known and col in known:
             out[col] = known[col]
         elif col in frame.columns:
-            counts = frame.get_column(col).fill_null("(none)").value_counts(sort=True, name="n")
+            counts = frame.get_column(col).cast(pl.String).fill_null("(none)").value_counts(sort=True, name="n")
             out[col] = {str(v): int(n) for v, n in counts.sort(["n", col], descending=[True, False]).iter_rows()}
     return out
 
