@@ -7,6 +7,7 @@ import functools
 import numpy as np
 import polars as pl
 
+from ..config import STATUS_CATEGORIES
 from ._frame import divided, empty_figures, sort_by_stream, summarise, to_long
 from ._counts import count
 from .periods import UTC, WINDOW, Period, date_label, day_index, day_starts
@@ -110,8 +111,9 @@ def item_timeline(work_items: pl.DataFrame, status_changes: pl.DataFrame | None,
     return out.drop("_started", "_completed", "_canceled")
 
 
-# Category codes of the status history (config allows no other category; _OTHER keeps one apart).
-CATEGORY_CODE = {"new": 0, "waiting": 1, "active": 2, "done": 3, "canceled": 4}
+# Category codes of the status history (config allows no other category; _OTHER keeps one apart):
+# the order of the loaded frame's category enum, so that its numbers are these codes.
+CATEGORY_CODE = {name: code for code, name in enumerate(STATUS_CATEGORIES)}
 _NEW, _WAITING, _ACTIVE, _DONE, _CANCELED = range(5)
 _OTHER, _NONE = 254, 255
 _MIN, _MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
